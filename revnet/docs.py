@@ -10,7 +10,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CHROMIUM_HELP', 'repo_root', 'readme_from_index', 'run_notebook', 'doc_notebooks', 'proc_nb', 'to_nbconvert',
-           'build_docs', 'local_refs', 'find_chromium', 'chromium', 'screenshot_stats', 'check_page', 'main']
+           'build_docs', 'local_refs', 'find_chromium', 'require_chromium', 'chromium', 'screenshot_stats',
+           'check_page', 'main']
 
 # %% ../nbs/08_docs.ipynb #4cc5f668
 def repo_root(start=None) -> Path:
@@ -211,6 +212,13 @@ def find_chromium():
     "Path of a Chromium (or Chrome) binary: env `REVNET_CHROMIUM`, else the first on PATH; None if there is none."
     cands = [os.environ.get('REVNET_CHROMIUM'), *map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'))]
     return next((c for c in cands if c and Path(c).exists()), None)
+
+def require_chromium():
+    "The Chromium binary; without one, raise in CI (env `CI` set) and otherwise print how to install it and return None."
+    exe = find_chromium()
+    if exe is None and os.environ.get('CI'): raise FileNotFoundError(f'CI is set and no Chromium was found: {CHROMIUM_HELP}')
+    if exe is None: print(f'SKIPPED the browser check: {CHROMIUM_HELP}')
+    return exe
 
 def chromium(url, *args, timeout=120):
     "Run headless Chromium on `url` with extra `args` (e.g. `--dump-dom`); returns its stdout."
