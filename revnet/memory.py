@@ -11,15 +11,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import retained_memory, peak_memory
+from .core import retained_memory, peak_memory  # peak_memory pins the mmap threshold on CPU
 from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
 
 # %% auto #0
 __all__ = ['CIFAR_MODELS', 'MiB', 'DTYPES', 'DEPTH_MODELS', 'model_modes', 'model_depth', 'build_model', 'state_bytes',
-           'train_step', 'pin_mmap_threshold', 'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep',
-           'save_measurements', 'load_measurements', 'main', 'plot_memory_models', 'LineFit', 'fit_batch',
-           'largest_batch', 'plot_memory_vs_batch', 'check_largest_batch', 'plot_largest_batch', 'DepthFit',
-           'fit_depth', 'units_for_depth', 'plot_depth_budget', 'part_of', 'saved_by_part', 'memory_breakdown',
+           'train_step', 'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep', 'save_measurements',
+           'load_measurements', 'main', 'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch',
+           'plot_memory_vs_batch', 'check_largest_batch', 'plot_largest_batch', 'DepthFit', 'fit_depth',
+           'units_for_depth', 'plot_depth_budget', 'part_of', 'saved_by_part', 'memory_breakdown',
            'plot_memory_breakdown', 'explore', 'memory_explorer']
 
 # %% ../nbs/06_memory.ipynb #e5ed7cc0
@@ -62,18 +62,8 @@ def train_step(model: nn.Module, x, y, opt):
         opt.step()
     return step
 
-_pinned = False
-def pin_mmap_threshold(nbytes: int = 128 * 1024):
-    "Make glibc serve every allocation above `nbytes` by its own mmap, returned on free (no dynamic threshold), so the CPU resident-set peak follows the live tensors."
-    global _pinned
-    if not _pinned:
-        import ctypes, ctypes.util
-        _pinned = bool(ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt(-3, nbytes))  # M_MMAP_THRESHOLD
-    return _pinned
-
 def step_peak(model: nn.Module, x, y, lr: float = 1e-3) -> int:
     "Peak bytes above the resting state (parameters, buffers, momentum) during one SGD-momentum training step of `model` on `(x, y)`."
-    if x.device.type == 'cpu': pin_mmap_threshold()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     step = train_step(model, x, y, opt)
     step()                                        # warm-up: momentum buffers and first-call caches now exist
