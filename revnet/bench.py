@@ -46,16 +46,17 @@ def _replace_rev_sequences(model: nn.Module, wrap) -> nn.Module:
 
 def to_memcnn(model: nn.Module) -> nn.Module:
     "A copy of the revnet `model` whose couplings run as `memcnn.InvertibleModuleWrapper(memcnn.AdditiveCoupling(F, G), keep_input=False)`."
-    import memcnn
     def wrap(seq):
+        import memcnn  # imported once a RevSequence is found: a wrong model is reported before a missing library
         return nn.Sequential(*[memcnn.InvertibleModuleWrapper(memcnn.AdditiveCoupling(b.F, b.G, split_dim=seq.dim),
                                                               keep_input=False, keep_input_inverse=False) for b in seq])
     return _replace_rev_sequences(model, wrap)
 
 def to_revlib(model: nn.Module) -> nn.Module:
     "A copy of the revnet `model` whose reversible stages run as `revlib.ReversibleSequential(F1, G1, F2, G2, ...)`."
-    import revlib
-    wrap = lambda seq: revlib.ReversibleSequential(*[f for b in seq for f in (b.F, b.G)], split_dim=seq.dim)
+    def wrap(seq):
+        import revlib
+        return revlib.ReversibleSequential(*[f for b in seq for f in (b.F, b.G)], split_dim=seq.dim)
     return _replace_rev_sequences(model, wrap)
 
 # %% ../nbs/07_benchmark.ipynb #36cdaf17
