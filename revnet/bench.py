@@ -240,11 +240,14 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     x = torch.randn(batch_size, 3, image_size, image_size, generator=g).to(device)
     y = torch.randint(0, models[next(iter(models))].config.num_classes, (batch_size,), generator=g).to(device)
     init = copy.deepcopy(models)  # the identical untrained weights, for the gradient comparison
-    rows = []
-    for p in precisions:
+    runs = []
+    for p in precisions:  # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
         amp, opts = PRECISIONS[p], {k: torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9) for k, m in models.items()}
         pr = {v: dict(variant=v, precision=p, params=sum(q.numel() for q in m.parameters()), error=None) for v, m in models.items()}
         _time_steps(models, opts, x, y, amp, repeats, warmup, pr)
+        runs.append((amp, opts, pr))
+    rows = []
+    for amp, opts, pr in runs:
         for v, m in models.items():
             if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v])
         rows += list(pr.values())

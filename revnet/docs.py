@@ -49,15 +49,17 @@ def _directives(src):
     return {l[2:].strip().split()[0] for l in src.splitlines() if l.startswith('#|') and l[2:].strip()}
 
 def run_notebook(path, flags=('slow',)):
-    "Execute notebook `path` in place, keeping outputs; cells with a test flag not in `flags` are skipped."
+    "Execute notebook `path` in place (in its folder, as `nbdev_test` does), keeping outputs; cells with a test flag not in `flags` are skipped."
     import torch
     from execnb.shell import CaptureShell
     cfg = ConfigParser(); cfg.read(repo_root(Path(path).parent) / 'settings.ini')
     run = set(flags) | ({'cuda'} if torch.cuda.is_available() else set())
     skip = set(cfg['DEFAULT'].get('tst_flags', '').split()) - run
     def _skip(cell): return cell.cell_type == 'code' and bool(skip & _directives(cell.source))
-    k = CaptureShell()
-    k.execute(path, path, exc_stop=True, preproc=_skip)
+    path = Path(path).resolve()
+    cwd = os.getcwd(); os.chdir(path.parent)  # as nbdev_test: the notebook's folder is the working directory
+    try: CaptureShell().execute(path, path, exc_stop=True, preproc=_skip)
+    finally: os.chdir(cwd)
     return path
 
 # %% ../nbs/08_docs.ipynb #2b6bc569
