@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F_
 from torch.utils.checkpoint import checkpoint
 import copy
-from .reversible import AdditiveCoupling, RevSequence, MODES, set_mode, frozen_bn_stats, grad_rel_error
+from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, frozen_bn_stats, grad_rel_error
 from .core import retained_memory
 
 # %% auto #0
@@ -101,17 +101,8 @@ def _checkpointed(m: nn.Module, x):
 
 def _needs_grad(m, x): return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in m.parameters()))
 
-class _Moded:
-    "Mixin: a validated `mode` attribute out of `modes`."
-    @property
-    def mode(self): return self._mode
-    @mode.setter
-    def mode(self, m):
-        if m not in self.modes: raise ValueError(f"unknown mode {m!r} for {type(self).__name__}; choose one of {self.modes}")
-        self._mode = m
-
 # %% ../nbs/02_models.ipynb #ef102675
-class ResStage(_Moded, nn.Sequential):
+class ResStage(Moded, nn.Sequential):
     "A stage of ResNet units run 'plain' (store all activations) or 'checkpoint' (store each unit's input)."
     modes = ('plain', 'checkpoint')
     def __init__(self, *units, mode='plain'):
@@ -123,7 +114,7 @@ class ResStage(_Moded, nn.Sequential):
         return x
 
 # %% ../nbs/02_models.ipynb #bd6699b9
-class RevStage(_Moded, nn.Module):
+class RevStage(Moded, nn.Module):
     "A RevNet stage: a downsampling `RevDownUnit`, then a `RevSequence` of invertible units; modes as `RevSequence`."
     modes = MODES
     def __init__(self, down: RevDownUnit, units, mode='reversible'):

@@ -11,8 +11,8 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['MODES', 'AdditiveCoupling', 'backward_step', 'frozen_bn_stats', 'RevSequence', 'set_mode', 'grad_rel_error', 'Cast',
-           'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
+__all__ = ['MODES', 'AdditiveCoupling', 'backward_step', 'frozen_bn_stats', 'Moded', 'RevSequence', 'set_mode', 'grad_rel_error',
+           'Cast', 'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
 
 # %% ../nbs/01_reversible.ipynb #4861adca
 def _split(x: torch.Tensor, dim: int = 1):
@@ -172,7 +172,16 @@ _RevFunction.backward = _rev_backward
 # %% ../nbs/01_reversible.ipynb #43bcb76e
 MODES = ('reversible', 'plain', 'checkpoint')
 
-class RevSequence(nn.Sequential):
+class Moded:
+    "Mixin for modules that run several ways: a `mode` attribute validated against the class's `modes`."
+    @property
+    def mode(self): return self._mode
+    @mode.setter
+    def mode(self, m):
+        if m not in self.modes: raise ValueError(f"unknown mode {m!r} for {type(self).__name__}; choose one of {self.modes}")
+        self._mode = m
+
+class RevSequence(Moded, nn.Sequential):
     "A run of invertible blocks (e.g. `AdditiveCoupling`) executed `'reversible'`, `'plain'` or `'checkpoint'`."
     modes = MODES
     def __init__(self, *blocks: nn.Module, mode: str = 'reversible', preserve_rng='auto', dim: int = 1):
@@ -183,13 +192,6 @@ class RevSequence(nn.Sequential):
                                 "AdditiveCoupling. Put non-invertible units (downsampling, stem, head) before or after the sequence.")
         super().__init__(*blocks)
         self.mode, self.preserve_rng, self.dim = mode, preserve_rng, dim
-
-    @property
-    def mode(self): return self._mode
-    @mode.setter
-    def mode(self, m):
-        if m not in self.modes: raise ValueError(f"unknown mode {m!r}; choose one of {self.modes}")
-        self._mode = m
 
 # %% ../nbs/01_reversible.ipynb #b536bc24
 def _params_need_grad(m): return [p for p in m.parameters() if p.requires_grad]
