@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #1b405b05
 from __future__ import annotations
-import argparse, contextlib, hashlib, math, os, pickle, random, sys
+import argparse, contextlib, hashlib, math, multiprocessing, os, pickle, random, sys
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ __all__ = ['DATASETS', 'MEAN_FILE', 'VerifiedCIFAR10', 'VerifiedCIFAR100', 'IMAG
            'default_data_dir', 'DatasetNotFoundError', 'DatasetCorruptError', 'PadCropFlip', 'TensorImages',
            'digits_dataset', 'SyntheticImages', 'trusted_checksums', 'verify_cifar', 'write_tiny_cifar', 'cifar_mean',
            'CifarTransform', 'Denormalize', 'val_indices', 'cifar_dataset', 'CentralCrop', 'imagenet_transform',
-           'imagenet_dataset', 'write_tiny_imagenet', 'get_dataset', 'seed_worker', 'default_workers',
+           'imagenet_dataset', 'write_tiny_imagenet', 'get_dataset', 'seed_worker', 'default_workers', 'SeededAugment',
            'get_dataloaders', 'download', 'list_datasets', 'check', 'main', 'plot_samples']
 
 # %% ../nbs/03_data.ipynb #45796617
@@ -383,12 +383,28 @@ def default_workers(name: str) -> int:
     return max(1, min(8 if name == 'imagenet' else 4, (os.cpu_count() or 2) - 1))
 
 # %% ../nbs/03_data.ipynb #f5c761e5
+class SeededAugment(Dataset):
+    "Wrap `ds`, whose transforms draw from torch's global generator, so sample `i` of epoch `e` draws from its own seed (`seed`, `e`, `i`)."
+    def __init__(self, ds, seed: int = 0):
+        self.ds, self.seed, self._epoch = ds, seed, multiprocessing.RawValue('q', 0)  # shared with worker processes
+    def set_epoch(self, epoch: int): self._epoch.value = epoch
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash((self.seed, self._epoch.value, int(i))) % 2**63)
+            return self.ds[i]
+    def __getattr__(self, k):  # the wrapped dataset's attributes (targets, classes, to_image, ...)
+        if k in ('ds', 'seed', '_epoch') or k.startswith('__'): raise AttributeError(k)
+        return getattr(self.ds, k)
+
+# %% ../nbs/03_data.ipynb #6d284516
 def get_dataloaders(name: str, batch_size: int, data_dir=None, workers: int | None = None, seed: int = 0,
                     val_split: bool = False, augment: bool = True, eval_batch_size: int | None = None,
                     pin_memory: bool | None = None, persistent_workers: bool | None = None, drop_last: bool = True, **kwargs):
     "`(train_dl, eval_dl)` for dataset `name`; `batch_size` is per loader (per process after `accelerator.prepare`)."
     ev_split = 'val' if val_split or name == 'imagenet' else 'test'
     train_ds = get_dataset(name, 'train', data_dir, augment=augment, val_split=val_split, **kwargs)
+    if augment: train_ds = SeededAugment(train_ds, seed)
     eval_ds = get_dataset(name, ev_split, data_dir, augment=False, val_split=val_split, **kwargs)
     if drop_last and len(train_ds) < batch_size:
         raise ValueError(f"batch_size {batch_size} is larger than the {len(train_ds)} training images of {name}: use a smaller batch")
