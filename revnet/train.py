@@ -328,6 +328,7 @@ def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state
     model.train()
     while state.step < stop:
         train_dl.set_epoch(state.epoch)
+        if hasattr(train_dl.dataset, 'set_epoch'): train_dl.dataset.set_epoch(state.epoch)  # per-sample augmentation seeds
         for x, y in (accelerator.skip_first_batches(train_dl, state.batch) if state.batch else train_dl):
             with accelerator.accumulate(model):
                 out = model(resize(x, r.image_size))
