@@ -262,9 +262,14 @@ def plot_grads_vs_blocks(res: dict, ax=None, title='Reversible vs plain-autograd
 # %% ../nbs/05_inversion.ipynb #4006b436
 class GradAngleMonitor:
     "Every `every`-th step, recompute the plain-autograd gradient of `model` on the same batch and record its angle to `.grad`."
-    def __init__(self, model: nn.Module, every: int = 10):
-        self.model, self.every, self.step, self.records = model, every, 0, []
-        self._busy, self._x, self._dout = False, None, None
+    def __init__(self, model: nn.Module | None = None, every: int = 10):
+        self.model, self.every, self.step, self.records = None, every, 0, []
+        self._busy, self._x, self._dout, self._hooks = False, None, None, []
+        if model is not None: self.setup(model)
+
+    def setup(self, model: nn.Module):
+        "Attach to `model` (`revnet.train.train` calls this for a monitor passed in `callbacks`)."
+        self.remove(); self.model = model
         self._hooks = [model.register_forward_pre_hook(self._pre), model.register_forward_hook(self._post)]
 
     def _pre(self, m, args):
@@ -304,7 +309,7 @@ def _monitor_call(self: GradAngleMonitor):
     self._x = self._dout = None
     return ga
 
-GradAngleMonitor.__call__ = _monitor_call
+GradAngleMonitor.__call__ = GradAngleMonitor.after_backward = _monitor_call
 
 # %% ../nbs/05_inversion.ipynb #3019666f
 def monitored_run(model: str = 'revnet-38', dataset: str = 'digits', steps: int = 30, batch_size: int = 8, every: int = 3,

@@ -321,7 +321,7 @@ def _step_stats(accelerator, loss, out, y):
     return accelerator.reduce(s, 'sum').tolist()
 
 # %% ../nbs/04_train.ipynb #18c31175
-def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log):
+def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks=()):
     "Train from `state` up to `r.stop_at or r.steps`; log, evaluate and save on the way. Returns the last eval row."
     stop, last_eval = r.stop_at or r.steps, {}
     bar = tqdm(total=stop, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step', dynamic_ncols=True)
@@ -336,6 +336,8 @@ def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state
                 stats = _step_stats(accelerator, loss, out, y)
                 _check_finite(stats[0], state.step + 1, run)
                 accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    for cb in callbacks: cb.after_backward()   # e.g. revnet.inversion.GradAngleMonitor
                 opt.step(); sched.step(); opt.zero_grad()
             state.batch += 1; meter.add(*stats)
             if not accelerator.sync_gradients: continue
@@ -379,10 +381,11 @@ def load_model(path, map_location='cpu') -> nn.Module:
     return m
 
 # %% ../nbs/04_train.ipynb #b9caced3
-def train(**options) -> Path:
+def train(callbacks=(), **options) -> Path:
     "Train with `options` (the fields of `TrainOptions`); returns the run folder. Also `revnet-train` / `accelerate launch -m revnet.train`."
     r, ck, accelerator, model, opt, sched, train_dl, eval_dl = _setup(TrainOptions(**options))
     model, opt, train_dl, eval_dl, sched = accelerator.prepare(model, opt, train_dl, eval_dl, sched)
+    for cb in callbacks: getattr(cb, 'setup', lambda m: None)(accelerator.unwrap_model(model))
     state, meter = TrainState(), Meter()
     accelerator.register_for_checkpointing(state, meter)
     if ck is None: _check_new_run(r)
@@ -392,7 +395,7 @@ def train(**options) -> Path:
     if ck is not None: log.truncate(state.step); accelerator.print(f"resumed {r.id} from {ck} at step {state.step}")
     accelerator.print(f"run folder: {run}  ({r.model} {r.mode}, {r.dataset}, {r.steps} steps, global batch {r.batch_size}, "
                       f"{accelerator.num_processes} process(es) on {accelerator.device})")
-    ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log)
+    ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks)
     if state.step == r.steps and accelerator.is_main_process:
         save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size, **({'eval': ev} if ev else {}))
     _check_replicas(accelerator, model)
