@@ -10,13 +10,13 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import retained_memory, peak_memory
+from .core import retained_memory, peak_memory, train_step
 from .reversible import RevSequence, set_mode, grad_rel_error
 
 # %% auto #0
 __all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'build_variants', 'forward_outputs',
-           'train_step', 'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors',
-           'BenchResult', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'main']
+           'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors', 'BenchResult',
+           'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'main']
 
 # %% ../nbs/07_benchmark.ipynb #c1b49cf2
 def optional_libs() -> dict:
@@ -95,15 +95,6 @@ PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16}
 
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
-
-def train_step(model, opt, x, y, amp=None):
-    "One SGD training step of `model` on `(x, y)`, the forward under autocast to `amp` if given; returns the loss."
-    opt.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
-        loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-    return loss.detach()
 
 class Autocast(nn.Module):
     "Run `m` under `torch.autocast(device_type, amp)` (for the measurements that call a model directly)."

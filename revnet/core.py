@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DONE', 'default_device', 'cpu_allocated_bytes', 'allocated_bytes', 'SavedTensorsMeter', 'MemoryReport',
-           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'mark_done', 'launch_cpu_ddp']
+           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'launch_cpu_ddp']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
@@ -126,6 +126,16 @@ def peak_memory(fn, device='cpu') -> int:
     with open('/proc/self/clear_refs', 'w') as f: f.write('5')
     base = _proc_status_kb('VmRSS'); fn()
     return _proc_status_kb('VmHWM') - base
+
+# %% ../nbs/00_core.ipynb #5a43406d
+def train_step(model, opt, x, y, amp=None):
+    "One training step of `model` on `(x, y)`: cross-entropy (forward under autocast to `amp` if given), backward, `opt.step()`; returns the loss."
+    opt.zero_grad(set_to_none=True)
+    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+        loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+    loss.backward()
+    opt.step()
+    return loss.detach()
 
 # %% ../nbs/00_core.ipynb #8a09e27b
 DONE = 'REVNET-DONE'

@@ -11,16 +11,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import retained_memory, peak_memory  # peak_memory pins the mmap threshold on CPU
+from .core import retained_memory, peak_memory, train_step  # peak_memory pins the mmap threshold on CPU
 from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
 
 # %% auto #0
 __all__ = ['CIFAR_MODELS', 'MiB', 'DTYPES', 'DEPTH_MODELS', 'model_modes', 'model_depth', 'build_model', 'state_bytes',
-           'train_step', 'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep', 'save_measurements',
-           'load_measurements', 'main', 'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch',
-           'plot_memory_vs_batch', 'check_largest_batch', 'plot_largest_batch', 'DepthFit', 'fit_depth',
-           'units_for_depth', 'plot_depth_budget', 'part_of', 'saved_by_part', 'memory_breakdown',
-           'plot_memory_breakdown', 'explore', 'memory_explorer']
+           'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep', 'save_measurements', 'load_measurements', 'main',
+           'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch', 'plot_memory_vs_batch', 'check_largest_batch',
+           'plot_largest_batch', 'DepthFit', 'fit_depth', 'units_for_depth', 'plot_depth_budget', 'part_of',
+           'saved_by_part', 'memory_breakdown', 'plot_memory_breakdown', 'explore', 'memory_explorer']
 
 # %% ../nbs/06_memory.ipynb #e5ed7cc0
 CIFAR_MODELS = ('resnet-32', 'resnet-110', 'resnet-164', 'revnet-38', 'revnet-110', 'revnet-164')
@@ -54,18 +53,10 @@ def state_bytes(model: nn.Module) -> dict:
     return dict(parameters=p, buffers=b, gradients=p, optimizer=p)
 
 # %% ../nbs/06_memory.ipynb #a7d704c0
-def train_step(model: nn.Module, x, y, opt):
-    "A function running one training step: zero the gradients (freed), forward, cross-entropy, backward, optimizer step."
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F_.cross_entropy(model(x).float(), y).backward()
-        opt.step()
-    return step
-
 def step_peak(model: nn.Module, x, y, lr: float = 1e-3) -> int:
     "Peak bytes above the resting state (parameters, buffers, momentum) during one SGD-momentum training step of `model` on `(x, y)`."
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    step = train_step(model, x, y, opt)
+    step = lambda: train_step(model, opt, x, y)
     step()                                        # warm-up: momentum buffers and first-call caches now exist
     opt.zero_grad(set_to_none=True)
     return peak_memory(step, x.device)

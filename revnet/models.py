@@ -5,14 +5,12 @@
 # %% ../nbs/02_models.ipynb #e1d26e76
 from __future__ import annotations
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass, field, asdict, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from torch.utils.checkpoint import checkpoint
 import copy
-from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, frozen_bn_stats, grad_rel_error
+from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats, grad_rel_error
 from .core import retained_memory
 
 # %% auto #0
@@ -95,10 +93,6 @@ def rev_unit(block, c, eps=1e-3, momentum=0.01) -> AdditiveCoupling:
                             residual_fn(block, c // 2, c // 2, 1, True, eps, momentum))
 
 # %% ../nbs/02_models.ipynb #f0d4f4c0
-def _checkpointed(m: nn.Module, x):
-    "Run `m(x)` keeping only `x` for backward; BatchNorm statistics are not updated again in the recompute."
-    return checkpoint(m, x, use_reentrant=False, context_fn=lambda: (nullcontext(), frozen_bn_stats(m)))
-
 def _needs_grad(m, x): return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in m.parameters()))
 
 # %% ../nbs/02_models.ipynb #ef102675
@@ -110,7 +104,7 @@ class ResStage(Moded, nn.Sequential):
         self.mode = mode
     def forward(self, x):
         for u in self:
-            x = _checkpointed(u, x) if self.mode == 'checkpoint' and _needs_grad(u, x) else u(x)
+            x = checkpointed(u, x, module=u) if self.mode == 'checkpoint' and _needs_grad(u, x) else u(x)
         return x
 
 # %% ../nbs/02_models.ipynb #bd6699b9
@@ -122,7 +116,7 @@ class RevStage(Moded, nn.Module):
         self.down, self.blocks = down, RevSequence(*units, mode=mode)
         self.mode = mode
     def forward(self, x):
-        x = _checkpointed(self.down, x) if self.mode != 'plain' and _needs_grad(self.down, x) else self.down(x)
+        x = checkpointed(self.down, x, module=self.down) if self.mode != 'plain' and _needs_grad(self.down, x) else self.down(x)
         return self.blocks(x)
     def inverse(self, y):
         "Reconstruct the input of the stage's reversible sequence (the downsampling unit's output) from the stage output."

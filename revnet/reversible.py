@@ -11,8 +11,8 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
-__all__ = ['MODES', 'AdditiveCoupling', 'backward_step', 'frozen_bn_stats', 'Moded', 'RevSequence', 'set_mode', 'grad_rel_error',
-           'Cast', 'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
+__all__ = ['MODES', 'AdditiveCoupling', 'backward_step', 'frozen_bn_stats', 'Moded', 'RevSequence', 'checkpointed', 'set_mode',
+           'grad_rel_error', 'Cast', 'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
 
 # %% ../nbs/01_reversible.ipynb #4861adca
 def _split(x: torch.Tensor, dim: int = 1):
@@ -194,11 +194,13 @@ class RevSequence(Moded, nn.Sequential):
         self.mode, self.preserve_rng, self.dim = mode, preserve_rng, dim
 
 # %% ../nbs/01_reversible.ipynb #b536bc24
-def _params_need_grad(m): return [p for p in m.parameters() if p.requires_grad]
+def checkpointed(fn, *args, module: nn.Module):
+    "`fn(*args)` under non-reentrant `torch.utils.checkpoint`, `module`'s BatchNorm statistics frozen in the recompute."
+    return checkpoint(fn, *args, use_reentrant=False, context_fn=lambda: (nullcontext(), frozen_bn_stats(module)))
 
 def _rev_forward(self: RevSequence, x):
     if len(self) == 0: return x
-    params = _params_need_grad(self)
+    params = _trainable(self)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or len(params) > 0)
     if self.mode == 'reversible' and needs_grad:
         rng = _uses_randomness(self) if self.preserve_rng == 'auto' else bool(self.preserve_rng)
@@ -206,8 +208,7 @@ def _rev_forward(self: RevSequence, x):
     x1, x2 = _split(x, self.dim)
     for b in self:
         if self.mode == 'checkpoint' and needs_grad:
-            x1, x2 = checkpoint(b.forward_halves, x1, x2, use_reentrant=False,
-                                context_fn=lambda b=b: (nullcontext(), frozen_bn_stats(b)))
+            x1, x2 = checkpointed(b.forward_halves, x1, x2, module=b)
         else: x1, x2 = b.forward_halves(x1, x2)
     return torch.cat([x1, x2], self.dim)
 
