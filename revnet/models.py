@@ -15,10 +15,10 @@ from .core import retained_memory
 
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit', 'rev_unit', 'ResStage',
-           'RevStage', 'ModelConfig', 'RevResNet', 'reconstruct', 'list_models', 'model_config', 'create_model',
-           'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table',
-           'mode_grad_errors', 'train_step_state', 'reconstruction_errors', 'memory_table', 'show_memory_table',
-           'plot_memory_table', 'boundary_bytes']
+           'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d', 'use_tf_padding', 'RevResNet',
+           'reconstruct', 'list_models', 'model_config', 'create_model', 'TrainConfig', 'get_train_config',
+           'param_groups', 'count_params', 'param_table', 'show_param_table', 'mode_grad_errors', 'train_step_state',
+           'reconstruction_errors', 'memory_table', 'show_memory_table', 'plot_memory_table', 'boundary_bytes']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -141,6 +141,7 @@ class ModelConfig:
     in_chans: int = 3
     bn_eps: float = 1e-3
     bn_momentum: float = 0.01            # = 1 - official decay 0.99
+    tf_padding: bool = False             # TensorFlow 'SAME' padding in strided layers (converted official weights)
     def __post_init__(self):
         for k in ('units', 'filters', 'strides'): setattr(self, k, tuple(getattr(self, k)))
         if len(self.filters) != len(self.units) + 1 or len(self.strides) != len(self.units):
@@ -168,6 +169,39 @@ MODEL_CONFIGS = {c.name: c for c in [
 ]}
 for _c in MODEL_CONFIGS.values(): _c.mode = 'reversible' if _c.arch == 'revnet' else 'plain'
 
+# %% ../nbs/02_models.ipynb #b3d9e4f2
+def tf_same_pad(x, k: int, stride: int, value: float = 0.):
+    "Pad `x` (N,C,H,W) as TensorFlow's 'SAME' does for a `k`x`k` window with `stride`: the odd pixel bottom/right."
+    pad = []
+    for n in (x.shape[-1], x.shape[-2]):                     # F_.pad lists the last dimension first
+        t = max((-(-n // stride) - 1) * stride + k - n, 0)
+        pad += [t // 2, t - t // 2]
+    return F_.pad(x, pad, value=value) if any(pad) else x
+
+# %% ../nbs/02_models.ipynb #c5e1a7b3
+class TFSameConv2d(nn.Conv2d):
+    "A convolution with TensorFlow's 'SAME' padding, computed for each input's size."
+    def forward(self, x):
+        return F_.conv2d(tf_same_pad(x, self.kernel_size[0], self.stride[0]), self.weight, self.bias, self.stride)
+
+class TFSameMaxPool2d(nn.MaxPool2d):
+    "Max-pooling with TensorFlow's 'SAME' padding (padded pixels never win)."
+    def forward(self, x):
+        return F_.max_pool2d(tf_same_pad(x, self.kernel_size, self.stride, float('-inf')), self.kernel_size, self.stride)
+
+# %% ../nbs/02_models.ipynb #d7b2f8c4
+def use_tf_padding(model: nn.Module) -> nn.Module:
+    "Swap every strided conv and max-pool of `model` for its TensorFlow-'SAME' twin (same parameters, same names)."
+    for mod in list(model.modules()):
+        for name, ch in mod.named_children():
+            if isinstance(ch, nn.Conv2d) and not isinstance(ch, TFSameConv2d) and ch.stride != (1, 1):
+                new = TFSameConv2d(ch.in_channels, ch.out_channels, ch.kernel_size, ch.stride, bias=False)
+                new.weight = ch.weight
+                setattr(mod, name, new)
+            elif isinstance(ch, nn.MaxPool2d) and not isinstance(ch, TFSameMaxPool2d):
+                setattr(mod, name, TFSameMaxPool2d(ch.kernel_size, ch.stride))
+    return model
+
 # %% ../nbs/02_models.ipynb #5b022a46
 class RevResNet(nn.Module):
     "A pre-activation ResNet or RevNet built from a `ModelConfig`; `mode` chosen per stage (see `set_mode`)."
@@ -189,6 +223,7 @@ class RevResNet(nn.Module):
         self.norm = nn.Sequential(bn(w[-1], e, m), nn.ReLU())
         self.fc = nn.Linear(w[-1], cfg.num_classes)
         self.reset_parameters()
+        if cfg.tf_padding: use_tf_padding(self)
         set_mode(self, cfg.mode)
 
     def forward_features(self, x):
