@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #ff8d0259
 from __future__ import annotations
-import ctypes, ctypes.util, gc, os, re, shlex, subprocess, sys, warnings
+import ctypes, ctypes.util, gc, os, re, shlex, subprocess, sys, traceback, warnings
 from dataclasses import dataclass, asdict
 import torch
 
 # %% auto #0
 __all__ = ['DONE', 'default_device', 'cpu_allocated_bytes', 'allocated_bytes', 'SavedTensorsMeter', 'MemoryReport',
-           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'launch_cpu_ddp']
+           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'launch_cpu_ddp',
+           'debug_requested', 'error_line', 'run_command', 'has_widget_frontend', 'Explorer']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
@@ -139,15 +140,17 @@ def train_step(model, opt, x, y, amp=None):
 
 # %% ../nbs/00_core.ipynb #8a09e27b
 DONE = 'REVNET-DONE'
-def mark_done(rank: int):
-    "Print the line that tells `launch_cpu_ddp` this rank finished its work (one write, so ranks cannot interleave in it)."
+def mark_done(rank: int | None = None):
+    "If env `REVNET_MARK_DONE` is set: print the line telling `launch_cpu_ddp` this rank finished (one write: no interleaving)."
+    if not os.environ.get('REVNET_MARK_DONE'): return
+    rank = int(os.environ.get('RANK', 0)) if rank is None else rank
     sys.stdout.write(f'\n{DONE} rank={rank}\n'); sys.stdout.flush()
 
 def launch_cpu_ddp(args, nproc: int = 2, timeout: float = 900, env=None) -> str:
     "Run `accelerate launch` with `nproc` gloo processes on CPU for `args` (a script or `-m module`, then options); return the output."
     cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', str(nproc),
            '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no', *map(str, args)]
-    env = {**os.environ, 'ACCELERATE_USE_CPU': '1', 'OMP_NUM_THREADS': '1', **(env or {})}
+    env = {**os.environ, 'ACCELERATE_USE_CPU': '1', 'OMP_NUM_THREADS': '1', 'REVNET_MARK_DONE': '1', **(env or {})}
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     out = p.stdout + p.stderr
     done = set(re.findall(DONE + r' rank=(\d+)', p.stdout))
@@ -155,3 +158,73 @@ def launch_cpu_ddp(args, nproc: int = 2, timeout: float = 900, env=None) -> str:
         raise RuntimeError(f'`{shlex.join(cmd)}` failed (exit {p.returncode}, {len(done)}/{nproc} ranks finished):\n{out[-6000:]}')
     if p.returncode != 0: warnings.warn(f'all {nproc} ranks finished, then a process aborted at exit (exit {p.returncode}); ignored')
     return out
+
+# %% ../nbs/00_core.ipynb #897806fb
+_USER_ERRORS = (ValueError, OSError, RuntimeError, FloatingPointError, ImportError)
+
+def debug_requested(argv=None) -> bool:
+    "Did the user ask for tracebacks (`--debug` among the arguments, or env `REVNET_DEBUG` set and not 0)?"
+    return '--debug' in (sys.argv[1:] if argv is None else argv) or os.environ.get('REVNET_DEBUG', '0') not in ('', '0')
+
+def error_line(prog: str, e: BaseException) -> str:
+    "The one line a command prints for exception `e`."
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if not isinstance(e, _USER_ERRORS): msg += f' ({type(e).__name__}: a bug? rerun with --debug for the traceback)'
+    return f'{prog}: error: {msg}'
+
+# %% ../nbs/00_core.ipynb #e3f7e650
+def run_command(fn, argv=None, prog: str | None = None) -> int:
+    "Run command `fn(argv)` as a user meets it; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C)."
+    prog = prog or os.path.basename(sys.argv[0])
+    try: fn(argv)
+    except SystemExit as e:   # argparse: usage errors (2) and --help (0)
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else (print(e.code, file=sys.stderr) or 1)
+    except KeyboardInterrupt:
+        if debug_requested(argv): traceback.print_exc()
+        print(f'{prog}: interrupted', file=sys.stderr); return 130
+    except Exception as e:
+        if debug_requested(argv): traceback.print_exc()
+        print(error_line(prog, e), file=sys.stderr); return 1
+    sys.stdout.flush(); mark_done()
+    return 0
+
+# %% ../nbs/00_core.ipynb #b5d8a697
+def has_widget_frontend() -> bool:
+    "True in a Jupyter kernel, where a front-end can display ipywidgets (not in plain Python or `nbdev_test`)."
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError: return False
+    ip = get_ipython()
+    return ip is not None and type(ip).__name__ == 'ZMQInteractiveShell' and getattr(ip, 'kernel', None) is not None
+
+# %% ../nbs/00_core.ipynb #7cd1144f
+class Explorer:
+    "Controls over `fn(**values)`: with a widget front-end a panel that re-runs `fn` and `show` on every change."
+    def __init__(self, fn, show, controls, widgets: bool | None = None, **values):
+        self.fn, self.show, self.values, self.result, self.panel = fn, show, values, None, None
+        if has_widget_frontend() if widgets is None else widgets: self._build(controls(values))
+        self.update()
+
+    def _build(self, controls: dict):
+        import ipywidgets as W
+        self.controls, self.out = controls, W.Output()
+        for k, w in controls.items(): w.observe(lambda ch, k=k: self.update(**{k: ch['new']}), names='value')
+        ws = list(controls.values())
+        self.panel = W.VBox([*(W.HBox(ws[i:i + 3]) for i in range(0, len(ws), 3)), self.out])
+        if has_widget_frontend():
+            from IPython.display import display
+            display(self.panel)
+
+    def update(self, **changes):
+        "Set `changes`, run `fn` and `show` its result (into the panel's output area, if there is a panel)."
+        self.values = {**self.values, **changes}
+        if self.panel is None:
+            self.result = self.fn(**self.values); self.show(self.result); return self.result
+        with self.out:
+            self.out.clear_output(wait=True)
+            try: self.result = self.fn(**self.values); self.show(self.result)
+            except ValueError as e: print(f'cannot show this choice: {e}')
+        return self.result
+
+    def __repr__(self): return f'{type(self).__name__}({self.values})'

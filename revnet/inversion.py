@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
+from .core import Explorer, has_widget_frontend
 from .reversible import (AdditiveCoupling, RevSequence, set_mode, frozen_bn_stats,
                                _split, _rng_state, _replay, _autocast_state, _autocast)
 
@@ -18,7 +19,7 @@ __all__ = ['PRECISIONS', 'in_precision', 'rel_l2', 'max_abs', 'StageError', 'sta
            'InversionReport', 'rev_stages', 'reconstruction_errors', 'angle_deg', 'norm_ratio', 'GradAgreement',
            'compare_grads', 'grad_agreement', 'recon_vs_blocks', 'plot_recon_vs_blocks', 'recon_by_precision',
            'plot_recon_by_precision', 'grads_vs_blocks', 'plot_grads_vs_blocks', 'GradAngleMonitor', 'monitored_run',
-           'plot_angle_during_training', 'measure', 'plot_measurement', 'has_widget_frontend', 'inversion_explorer']
+           'plot_angle_during_training', 'measure', 'plot_measurement', 'inversion_explorer']
 
 # %% ../nbs/05_inversion.ipynb #b9be9e58
 PRECISIONS = ('float64', 'float32', 'bfloat16', 'bf16-autocast', 'fp16-autocast')
@@ -386,37 +387,21 @@ def plot_measurement(res: dict, axs=None):
     return axs
 
 # %% ../nbs/05_inversion.ipynb #6123df48
-def has_widget_frontend() -> bool:
-    "True in a Jupyter kernel that can display ipywidgets (not in plain Python or nbdev_test's execution)."
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError: return False
-    ip = get_ipython()
-    return ip is not None and type(ip).__name__ == 'ZMQInteractiveShell'
-
-def inversion_explorer(**defaults):
-    "Widget panel over `measure` (model, mode, precision, batch size, depth); prints one measurement without a widget front-end."
-    if not has_widget_frontend():
-        res = measure(**defaults)
-        print(res['report']); print(res['grads'])
-        return res
-    import ipywidgets as W
+def _show_measurement(res: dict):
     import matplotlib.pyplot as plt
-    from IPython.display import display
-    d = dict(model='revnet-38', mode='reversible', precision='float32', bs=4, depth=2) | defaults
-    w = dict(model=W.Dropdown(options=[n for n in list_models('cifar') if n.startswith('revnet')] + ['stage'], value=d['model']),
-             mode=W.Dropdown(options=['reversible', 'checkpoint', 'plain'], value=d['mode']),
-             precision=W.Dropdown(options=list(PRECISIONS), value=d['precision']),
-             bs=W.IntSlider(value=d['bs'], min=2, max=32, description='batch'),
-             depth=W.IntSlider(value=d['depth'] or 2, min=1, max=64, description='blocks/stage'))
-    out, go = W.Output(), W.Button(description='measure')
-    def run(_=None):
-        with out:
-            out.clear_output(wait=True)
-            res = measure(**{k: v.value for k, v in w.items()})
-            print(res['report']); print(res['grads'])
-            plot_measurement(res); plt.show()
-    go.on_click(run)
-    display(W.VBox([W.HBox(list(w.values())[:3]), W.HBox([*list(w.values())[3:], go]), out]))
-    run()
+    print(res['report']); print(res['grads'])
+    plot_measurement(res); plt.show()
+
+def _inversion_controls(v: dict) -> dict:
+    import ipywidgets as W
+    return dict(model=W.Dropdown(options=[n for n in list_models('cifar') if n.startswith('revnet')] + ['stage'], value=v['model'],
+                                 description='model'),
+                mode=W.Dropdown(options=['reversible', 'checkpoint', 'plain'], value=v['mode'], description='mode'),
+                precision=W.Dropdown(options=list(PRECISIONS), value=v['precision'], description='precision'),
+                bs=W.IntSlider(value=v['bs'], min=2, max=32, description='batch', continuous_update=False),
+                depth=W.IntSlider(value=v['depth'] or 2, min=1, max=64, description='blocks/stage', continuous_update=False))
+
+def inversion_explorer(widgets: bool | None = None, **values) -> Explorer:
+    "Panel over `measure` (model, mode, precision, batch size, depth): re-measures on every change; `.result` is the latest."
+    d = dict(model='revnet-38', mode='reversible', precision='float32', bs=4, depth=2) | values
+    return Explorer(measure, _show_measurement, _inversion_controls, widgets, **d)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import retained_memory, peak_memory, train_step  # peak_memory pins the mmap threshold on CPU
+from .core import retained_memory, peak_memory, train_step, Explorer  # peak_memory pins the mmap threshold on CPU
 from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
 
 # %% auto #0
@@ -367,44 +367,25 @@ def plot_memory_breakdown(breakdowns: dict, title='Where a training step\'s memo
 # %% ../nbs/06_memory.ipynb #ef382e26
 def explore(model: str = 'revnet-38', mode: str = 'reversible', dtype: str = 'float32', batch_size: int = 8, units=None, device='cpu'):
     "The explorer's core (no widgets): measure one configuration and draw its breakdown. Returns (MemoryRecord, {part: bytes}, figure)."
-    rec, bd = memory_breakdown(model, mode, batch_size, units, dtype, device)
+    rec, bd = memory_breakdown(model, mode, batch_size, units or None, dtype, device)
     fig = plot_memory_breakdown({f'{model} {rec.mode}\nunits {rec.units}, batch {batch_size}': bd},
                                 title=f'{model} (depth {rec.depth}, {dtype}, {rec.device})')
     return rec, bd, fig
 
-def _widget_frontend() -> bool:
-    "Is a Jupyter kernel with a front-end that can show widgets attached (not a plain or test shell)?"
-    try:
-        from IPython import get_ipython
-        import ipywidgets  # noqa: F401
-    except ImportError: return False
-    ip = get_ipython()
-    return ip is not None and type(ip).__name__ == 'ZMQInteractiveShell' and getattr(ip, 'kernel', None) is not None
+def _show_explored(res):
+    import matplotlib.pyplot as plt
+    print(summary(res[0])); plt.show()
 
 # %% ../nbs/06_memory.ipynb #6c8f5b96
-def memory_explorer(device='cpu', **defaults):
-    "A panel (model, mode, dtype, batch size, units per stage) that measures and redraws; without a widget front-end, one printed measurement of `defaults`."
-    kw = dict(model='revnet-38', mode='reversible', dtype='float32', batch_size=8, units=None) | defaults
-    if not _widget_frontend():
-        rec, bd, fig = explore(**kw, device=device)
-        print(summary(rec)); return rec
+def _memory_controls(v: dict) -> dict:
     import ipywidgets as W
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-    w = dict(model=W.Dropdown(options=CIFAR_MODELS, value=kw['model'], description='model'),
-             mode=W.Dropdown(options=MODES, value=kw['mode'], description='mode'),
-             dtype=W.Dropdown(options=['float32', 'bfloat16', 'float64'], value=kw['dtype'], description='dtype'),
-             batch_size=W.IntSlider(kw['batch_size'], min=1, max=128, description='batch'),
-             units=W.IntSlider(kw['units'] or 0, min=0, max=40, description='units/stage', tooltip="0: the model's own"))
-    btn, out = W.Button(description='measure', button_style='primary'), W.Output()
-    def run(_=None):
-        with out:
-            out.clear_output(wait=True)
-            try:
-                rec, bd, fig = explore(**{k: v.value for k, v in w.items()} | {'units': w['units'].value or None}, device=device)
-                print(summary(rec)); plt.show()
-            except ValueError as e: print(f'cannot measure: {e}')
-    btn.on_click(run)
-    panel = W.VBox([W.HBox([w['model'], w['mode'], w['dtype']]), W.HBox([w['batch_size'], w['units'], btn]), out])
-    display(panel); run()
-    return panel
+    return dict(model=W.Dropdown(options=CIFAR_MODELS, value=v['model'], description='model'),
+                mode=W.Dropdown(options=MODES, value=v['mode'], description='mode'),
+                dtype=W.Dropdown(options=['float32', 'bfloat16', 'float64'], value=v['dtype'], description='dtype'),
+                batch_size=W.IntSlider(v['batch_size'], min=1, max=128, description='batch', continuous_update=False),
+                units=W.IntSlider(v['units'] or 0, min=0, max=40, description='units/stage', continuous_update=False))
+
+def memory_explorer(device='cpu', widgets: bool | None = None, **values) -> Explorer:
+    "A panel (model, mode, dtype, batch size, units per stage) that measures and redraws on every change; `.result`: the latest."
+    kw = dict(model='revnet-38', mode='reversible', dtype='float32', batch_size=8, units=None) | values
+    return Explorer(lambda **v: explore(**v, device=device), _show_explored, _memory_controls, widgets, **kw)

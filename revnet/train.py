@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #d78664e2
 from __future__ import annotations
-import argparse, hashlib, json, math, os, shutil, sys, time
+import argparse, hashlib, json, math, os, shutil, signal, sys, threading, time
 import accelerate
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
@@ -16,15 +16,15 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed, broadcast_object_list
 from tqdm.auto import tqdm
 import revnet
-from .core import mark_done
+from .core import run_command
 from .models import create_model, get_train_config, param_groups, list_models, model_config
 from .data import get_dataloaders, dataset_info, DATASETS
 
 # %% auto #0
 __all__ = ['SHORT_RECIPES', 'DEFAULTS', 'RESUME_CHANGEABLE', 'TrainOptions', 'resolve_options', 'LRSchedule', 'lr_schedule',
            'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter', 'resize',
-           'evaluate', 'TrainState', 'save_model', 'load_model', 'train', 'params_digest', 'evaluate_run', 'same_run',
-           'train_parser', 'main', 'eval_main', 'plot_runs']
+           'evaluate', 'TrainState', 'StopRequest', 'save_model', 'load_model', 'train', 'params_digest',
+           'evaluate_run', 'same_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -59,6 +59,7 @@ class TrainOptions:
     stop_at: int | None = None          # save and stop after this step (as if pre-empted); resume later
     seed: int | None = None
     workers: int | None = None          # data-loading worker processes
+    log_with: str | None = None         # experiment trackers, comma-separated: tensorboard, wandb, mlflow, ... (Accelerate's)
     quiet: bool | None = None           # no progress bar
 
 # %% ../nbs/04_train.ipynb #21de8003
@@ -106,6 +107,12 @@ def _check_options(r: TrainOptions) -> TrainOptions:
     if r.mixed_precision not in (None, 'no', 'fp16', 'bf16'): raise ValueError(f"unknown mixed precision {r.mixed_precision!r}; choose no, fp16 or bf16")
     for k in ('steps', 'batch_size', 'grad_accum', 'eval_every', 'save_every', 'log_every', 'keep'):
         if getattr(r, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(r, k)}")
+    if not r.lr > 0: raise ValueError(f"--lr must be a positive number, got {r.lr}")
+    for k in ('momentum', 'weight_decay', 'warmup'):
+        if not getattr(r, k) >= 0: raise ValueError(f"--{k.replace('_', '-')} must be at least 0, got {getattr(r, k)}")
+    if r.bn_momentum is not None and not 0 < r.bn_momentum <= 1: raise ValueError(f"--bn-momentum must be in (0, 1], got {r.bn_momentum}")
+    if r.image_size is not None and r.image_size < 1: raise ValueError(f"--image-size must be at least 1, got {r.image_size}")
+    if r.workers is not None and r.workers < 0: raise ValueError(f"--workers must be at least 0, got {r.workers}")
     if r.stop_at is not None and not 0 < r.stop_at <= r.steps: raise ValueError(f"--stop-at must be in 1..{r.steps}, got {r.stop_at}")
     return r
 
@@ -127,8 +134,8 @@ def lr_schedule(r: TrainOptions) -> LRSchedule:
 def _write_atomic(path: Path, data: str | bytes):
     "Write `data` to `path` through a temporary file and `os.replace`, so readers see the old or the new file, never half."
     path, tmp = Path(path), Path(f'{path}.tmp{os.getpid()}')
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try: tmp.write_bytes(data.encode() if isinstance(data, str) else data); os.replace(tmp, path)
+    except OSError: tmp.unlink(missing_ok=True); raise
 
 def _ckpt_step(p: Path) -> int: return int(p.name.split('-')[1])
 
@@ -227,7 +234,8 @@ class TrainState:
     def load_state_dict(self, d): self.step, self.epoch, self.batch = d['step'], d['epoch'], d['batch']
 
 # %% ../nbs/04_train.ipynb #bc437e5f
-RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'stop_at', 'workers', 'quiet', 'data_dir', 'resume', 'output_dir')
+RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'stop_at', 'workers', 'quiet', 'data_dir', 'resume', 'output_dir',
+                     'log_with')
 
 def _run_dir(o: TrainOptions) -> Path: return Path(o.output_dir or DEFAULTS['output_dir']) / o.id
 
@@ -253,19 +261,55 @@ def _merge_resume(o: TrainOptions) -> tuple[TrainOptions, Path]:
 
 def _jsonable(v): return json.loads(json.dumps(v, default=str))
 
+# %% ../nbs/04_train.ipynb #b0bd85ac
+class StopRequest:
+    "While active: SIGINT/SIGTERM ask the run to stop after the current step (`requested`); a second Ctrl-C stops at once."
+    def __init__(self): self.signal, self.agreed, self.at, self._old = None, False, None, {}
+    @property
+    def requested(self) -> float: return float(self.signal is not None)
+    def _handle(self, signum, frame):
+        if self.signal is None:
+            self.signal = signum
+            print(f"\n{signal.Signals(signum).name}: stopping after this step, with a checkpoint (Ctrl-C again: stop at once)",
+                  file=sys.stderr, flush=True)
+        elif signum == signal.SIGINT: raise KeyboardInterrupt
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self._old.items(): signal.signal(s, h)
+
 # %% ../nbs/04_train.ipynb #b85fbacb
 def _accelerator(r: TrainOptions) -> Accelerator:
     "The Accelerator of a run: global batches split over processes, a seedable sampler for exact resume."
     st = AcceleratorState._shared_state
     if r.mixed_precision and st and st.get('_mixed_precision', r.mixed_precision) != r.mixed_precision and PartialState().num_processes == 1:
         AcceleratorState._reset_state()    # a notebook that trains twice with different precisions
-    return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum,
+    return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum, log_with=_trackers(r.log_with) or None,
                        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed))
 
 def _new_run_id(r: TrainOptions, accelerator) -> str:
     rid = [r.id or f"{r.model}-{r.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"]
     broadcast_object_list(rid)   # every process uses the main process's id
     return rid[0]
+
+def _trackers(log_with: str | None) -> list[str]:
+    "The experiment trackers `--log-with` names (comma-separated), checked: known to Accelerate and installed."
+    import accelerate.utils as au
+    names, known = [t.strip() for t in (log_with or '').split(',') if t.strip()], [t.value for t in au.LoggerType]
+    for n in names:
+        if n not in known: raise ValueError(f"--log-with: unknown tracker {n!r}; Accelerate's trackers: {', '.join(known)}")
+        if n != 'all' and not getattr(au, f'is_{n}_available', lambda: True)():
+            extra = " (or pip install 'revnet[tensorboard]')" if n == 'tensorboard' else ''
+            raise ValueError(f"--log-with {n}: the {n} package is not installed; pip install {n}{extra}")
+    return names
+
+def _init_trackers(accelerator, r: TrainOptions, run: Path):
+    "Start the `--log-with` trackers inside the run folder (TensorBoard: `runs/<id>/revnet/`), with the options as hyperparameters."
+    accelerator.project_configuration.set_directories(str(run))
+    hp = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(r).items()}
+    accelerator.init_trackers('revnet', config=hp)
 
 # %% ../nbs/04_train.ipynb #9278ae8c
 def _setup(o: TrainOptions):
@@ -293,6 +337,15 @@ def _check_new_run(r: TrainOptions):
     "A new run never overwrites: refuse an existing, non-empty run folder."
     run = _run_dir(r)
     if run.exists() and any(run.iterdir()): raise FileExistsError(f"run folder {run} already exists; pass --resume to continue it, or choose another --id")
+    _check_writable(run.parent)
+
+def _check_writable(d: Path):
+    "Refuse a folder that cannot be written into, before training starts (not at the first checkpoint)."
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / f'.revnet-write-test-{os.getpid()}'; probe.write_bytes(b''); probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"cannot write into {d} ({e.strerror or e}); choose a writable --output-dir") from None
 
 def _start_run_folder(r: TrainOptions, accelerator, model) -> Path:
     "Create `runs/<id>` and write `config.json`."
@@ -315,41 +368,43 @@ def _check_finite(loss_sum, step, run, what='loss'):
 
 def _params_finite(model) -> bool: return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
 
-def _step_stats(accelerator, loss, out, y):
-    "Loss sum, correct predictions and images of this step over all processes (one all-reduce)."
-    s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=y.device)])
+def _step_stats(accelerator, loss, out, y, stop: float = 0.0):
+    "Loss sum, correct predictions, images of this step over all processes, and how many asked to stop (one all-reduce)."
+    s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=y.device),
+                     torch.tensor(stop, device=y.device)])
     return accelerator.reduce(s, 'sum').tolist()
 
 # %% ../nbs/04_train.ipynb #18c31175
-def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks=()):
+def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks=(), stop=None):
     "Train from `state` up to `r.stop_at or r.steps`; log, evaluate and save on the way. Returns the last eval row."
-    stop, last_eval = r.stop_at or r.steps, {}
-    bar = tqdm(total=stop, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step', dynamic_ncols=True)
+    end, last_eval, stop = r.stop_at or r.steps, {}, stop or StopRequest()
+    bar = tqdm(total=end, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step', dynamic_ncols=True)
     model.train()
-    while state.step < stop:
+    while state.step < end and stop.at is None:
         train_dl.set_epoch(state.epoch)
         if hasattr(train_dl.dataset, 'set_epoch'): train_dl.dataset.set_epoch(state.epoch)  # per-sample augmentation seeds
         for x, y in (accelerator.skip_first_batches(train_dl, state.batch) if state.batch else train_dl):
             with accelerator.accumulate(model):
                 out = model(resize(x, r.image_size))
                 loss = F.cross_entropy(out, y)
-                stats = _step_stats(accelerator, loss, out, y)
+                *stats, asked = _step_stats(accelerator, loss, out, y, stop.requested)
                 _check_finite(stats[0], state.step + 1, run)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     for cb in callbacks: cb.after_backward()   # e.g. revnet.inversion.GradAngleMonitor
                 opt.step(); sched.step(); opt.zero_grad()
-            state.batch += 1; meter.add(*stats)
+            state.batch += 1; meter.add(*stats); stop.agreed |= asked > 0   # every process sees the same sum
             if not accelerator.sync_gradients: continue
             state.step += 1; bar.update()
-            last_eval = _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval)
-            if state.step >= stop: break
+            if stop.agreed and state.step < end: stop.at = state.step
+            last_eval = _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval, stop.at is not None)
+            if state.step >= end or stop.at is not None: break
         else: state.epoch, state.batch = state.epoch + 1, 0
     bar.close()
     return last_eval
 
 # %% ../nbs/04_train.ipynb #1529e679
-def _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval):
+def _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval, stopping=False):
     "Log, evaluate and checkpoint at the steps the options ask for."
     s, end = state.step, state.step == (r.stop_at or r.steps)
     ev = evaluate(model, eval_dl, accelerator, r.image_size) if s % r.eval_every == 0 or s == r.steps else None
@@ -357,10 +412,11 @@ def _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, las
     if s % r.log_every == 0 or ev:
         row = dict(step=s, **meter.row(), lr=lr_schedule(r).at(s - 1), peak_mem_mib=_peak_mib(accelerator.device), **(ev or {}))
         log.write(**row); meter.reset()
+        if r.log_with: accelerator.log({k: v for k, v in row.items() if k != 'step'}, step=s)
         bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{row['images_per_s']:.0f}", mem=f"{row['peak_mem_mib']:.0f}MiB",
                         **({'test_acc': f"{ev['test_acc']:.3f}"} if ev else {}))
         if ev and r.quiet: accelerator.print(f"step {s}: loss {row['loss']:.4f}, test acc {ev['test_acc']:.4f}")
-    if s % r.save_every == 0 or end:
+    if s % r.save_every == 0 or end or stopping:
         if not _params_finite(model): _check_finite(float('nan'), s, run, what='weights')
         save_checkpoint(accelerator, run, s, r.keep)
     return last_eval
@@ -372,12 +428,16 @@ def save_model(path, model: nn.Module, **extra):
     torch.save(dict(config=asdict(model.config), state_dict={k: v.cpu() for k, v in model.state_dict().items()}, **extra), tmp)
     os.replace(tmp, path)
 
+def _unreadable(p: Path, e: Exception) -> RuntimeError:
+    return RuntimeError(f"cannot read {p} ({type(e).__name__}: {' '.join(str(e).split())[:160]}): it is truncated or corrupt; "
+                        f"evaluate a checkpoint of the run instead (--checkpoint RUN/checkpoints/step-NNNNNNN)")
+
 def load_model(path, map_location='cpu') -> nn.Module:
     "Rebuild a model saved by `save_model` (a `model.pt` or a run folder): `create_model(**config)` + its weights."
     p = Path(path); p = p / 'model.pt' if p.is_dir() else p
     if not p.is_file(): raise FileNotFoundError(f"no model file {p}; a run writes model.pt when it finishes (or use revnet-eval --checkpoint)")
-    d = torch.load(p, map_location=map_location, weights_only=True)
-    m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
+    try: d = torch.load(p, map_location=map_location, weights_only=True); m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
+    except Exception as e: raise _unreadable(p, e) from e
     return m
 
 # %% ../nbs/04_train.ipynb #b9caced3
@@ -389,28 +449,51 @@ def train(callbacks=(), **options) -> Path:
     state, meter = TrainState(), Meter()
     accelerator.register_for_checkpointing(state, meter)
     if ck is None: _check_new_run(r)
-    else: _load_checkpoint(accelerator, ck)
+    else: ck = _load_checkpoint(accelerator, ck, fallback=not isinstance(options.get('resume'), (str, Path)))
     run = _start_run_folder(r, accelerator, accelerator.unwrap_model(model))   # nothing is written before here
     log = MetricsLog(run / 'metrics.jsonl', accelerator.is_main_process)
+    if r.log_with: _init_trackers(accelerator, r, run)
     if ck is not None: log.truncate(state.step); accelerator.print(f"resumed {r.id} from {ck} at step {state.step}")
     accelerator.print(f"run folder: {run}  ({r.model} {r.mode}, {r.dataset}, {r.steps} steps, global batch {r.batch_size}, "
                       f"{accelerator.num_processes} process(es) on {accelerator.device})")
-    ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks)
-    if state.step == r.steps and accelerator.is_main_process:
-        save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size, **({'eval': ev} if ev else {}))
+    with StopRequest() as stop:
+        ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks, stop)
+        if state.step == r.steps and accelerator.is_main_process:
+            save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size, **({'eval': ev} if ev else {}))
     _check_replicas(accelerator, model)
     accelerator.print(f"{'finished' if state.step == r.steps else 'stopped at step ' + str(state.step) + ' of'} {r.steps}"
                       + (f": test accuracy {ev['test_acc']:.4f}" if ev else '') + f"; run folder {run}")
     accelerator.wait_for_everyone()   # no process tears down the process group while another still talks to it
     accelerator.end_training()
+    if stop.at is not None: _stopped(stop, r, run, accelerator)
     return run
 
+# %% ../nbs/04_train.ipynb #53a9b26f
+def _stopped(stop: StopRequest, r: TrainOptions, run: Path, accelerator):
+    "After a signal: say where the run stopped and how to continue it, then raise what the signal means (exit 130 or 143)."
+    name = signal.Signals(stop.signal).name if stop.signal else 'another process'
+    od = '' if Path(r.output_dir) == Path(DEFAULTS['output_dir']) else f' --output-dir {r.output_dir}'
+    if accelerator.is_main_process:
+        print(f"stopped by {name} at step {stop.at} of {r.steps}; checkpoint {latest_checkpoint(run)} saved. "
+              f"Continue with: revnet-train --id {r.id}{od} --resume", file=sys.stderr, flush=True)
+    if stop.signal == signal.SIGTERM: raise SystemExit(128 + signal.SIGTERM)
+    raise KeyboardInterrupt(f'stopped at step {stop.at}')
+
 # %% ../nbs/04_train.ipynb #36d6231c
-def _load_checkpoint(accelerator, ck: Path):
-    try: accelerator.load_state(str(ck))
-    except Exception as e:
-        raise RuntimeError(f"--resume: cannot load checkpoint {ck} ({type(e).__name__}: {e}). It is incomplete or corrupt: "
-                           f"delete it to resume from an older one, or pass --resume PATH to another checkpoint folder") from e
+def _load_checkpoint(accelerator, ck: Path, fallback: bool = True) -> Path:
+    "Load checkpoint `ck`; with `fallback`, a corrupt one is renamed `*.corrupt` with a warning and the next older one is tried."
+    cands = [ck, *([c for c in reversed(checkpoints(ck.parent.parent)) if _ckpt_step(c) < _ckpt_step(ck)] if fallback else [])]
+    for c in cands:
+        try: accelerator.load_state(str(c)); return c
+        except Exception as e:
+            err = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            if len(cands) == 1: raise RuntimeError(f"--resume: cannot load checkpoint {c} ({err}). It is incomplete or corrupt: pass "
+                                                   f"--resume PATH to another checkpoint folder, or start a new run") from e
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process: os.rename(c, c.with_name(c.name + '.corrupt'))
+            accelerator.print(f"warning: checkpoint {c} is incomplete or corrupt ({err}); kept as {c.name}.corrupt, trying an older one",
+                              file=sys.stderr)
+    raise RuntimeError(f"--resume: no checkpoint in {ck.parent} loads (all incomplete or corrupt); start a new run (another --id)")
 
 def params_digest(model: nn.Module, buffers: bool = True) -> str:
     "A short hash of the parameters (and buffers): identical weights give identical hashes."
@@ -433,14 +516,16 @@ def _weights(run: Path, cfg: dict, checkpoint=None) -> nn.Module:
     ck = Path(checkpoint) if checkpoint else run / 'model.pt'
     if ck.is_dir():
         from safetensors.torch import load_file
-        f = ck / 'model.safetensors'
-        sd = load_file(f) if f.exists() else torch.load(ck / 'pytorch_model.bin', map_location='cpu', weights_only=True)
+        f = ck / 'model.safetensors' if (ck / 'model.safetensors').exists() else ck / 'pytorch_model.bin'
+        if not f.exists(): raise FileNotFoundError(f"no model weights in {ck} (model.safetensors); is it a checkpoint folder of the run?")
+        try: sd = load_file(f) if f.suffix == '.safetensors' else torch.load(f, map_location='cpu', weights_only=True)
+        except Exception as e: raise _unreadable(f, e) from e
         m = create_model(**cfg['model_config']); m.load_state_dict(sd); return m
     if not ck.exists(): raise FileNotFoundError(f"no {ck}: the run has not finished; pass --checkpoint {run}/checkpoints/<step-folder>")
     return load_model(ck)
 
-def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_size=None, workers=None) -> dict:
-    "Evaluate run `id`'s weights on its test split; write `eval.json` into the run folder and return it."
+def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_size=None, workers=None, write: bool = True) -> dict:
+    "Evaluate run `id`'s weights on its test split; write `eval.json` into the run folder (if `write`) and return it."
     run = Path(output_dir) / id
     if not (run / 'config.json').is_file(): raise FileNotFoundError(f"no run {run} (no config.json); check --id and --output-dir")
     cfg = json.loads((run / 'config.json').read_text()); o = cfg['options']
@@ -451,7 +536,7 @@ def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_si
     ev = evaluate(model, dl, accelerator, o.get('image_size'))
     res = dict(checkpoint=str(checkpoint or run / 'model.pt'), dataset=o['dataset'], n=ev['test_n'],
                top1_error=1 - ev['test_acc'], top5_error=1 - ev['test_top5'], test_loss=ev['test_loss'])
-    if accelerator.is_main_process: _write_atomic(run / 'eval.json', json.dumps(res, indent=2))
+    if write and accelerator.is_main_process: _write_atomic(run / 'eval.json', json.dumps(res, indent=2))
     return res
 
 # %% ../nbs/04_train.ipynb #46631cf2
@@ -486,30 +571,41 @@ def train_parser() -> argparse.ArgumentParser:
         elif f.name == 'mode': p.add_argument(flag, choices=('reversible', 'plain', 'checkpoint'), help=h)
         elif f.name == 'mixed_precision': p.add_argument(flag, choices=('no', 'fp16', 'bf16'), help=h)
         else: p.add_argument(flag, type=types.get(f.name, str), help=h)
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
 # %% ../nbs/04_train.ipynb #e723b9e7
-def main(argv=None):
-    "`revnet-train`: parse the options and `train`."
-    a = vars(train_parser().parse_args(argv))
+def train_cli(argv=None) -> Path:
+    "Parse `revnet-train`'s options and `train`."
+    a = vars(train_parser().parse_args(argv)); a.pop('debug')
     if not a['resume'] and (a['dataset'] is None or a['model'] is None):
         train_parser().error('--dataset and --model are required for a new run (e.g. --dataset digits --model revnet-38)')
-    train(**a)
-    mark_done(PartialState().process_index)
+    return train(**a)
+
+def main(argv=None) -> int:
+    "`revnet-train`: exit status 0 when the run finished (`revnet.core.run_command`)."
+    return run_command(train_cli, argv, 'revnet-train')
 
 # %% ../nbs/04_train.ipynb #fc778e4a
-def eval_main(argv=None) -> dict:
-    "`revnet-eval --id ID`: top-1/top-5 error of a run's final weights (or of --checkpoint) on its dataset's test split."
+def eval_cli(argv=None) -> dict:
+    "`revnet-eval --id ID`: print top-1/top-5 error of a run's final weights (or of --checkpoint) on its test split; save eval.json."
     p = argparse.ArgumentParser(prog='revnet-eval', description="Evaluate a run's weights on its dataset's test split.")
     p.add_argument('--id', required=True); p.add_argument('--checkpoint', help='a model.pt, or a checkpoint folder of the run')
     p.add_argument('--output-dir', default='runs'); p.add_argument('--data-dir'); p.add_argument('--batch-size', type=int)
-    p.add_argument('--workers', type=int)
+    p.add_argument('--workers', type=int); p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = p.parse_args(argv)
-    res = evaluate_run(a.id, a.checkpoint, a.output_dir, a.data_dir, a.batch_size, a.workers)
-    PartialState().print(f"{a.id} ({res['checkpoint']}): top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
-                         f"on {res['n']} {res['dataset']} test images")
-    mark_done(PartialState().process_index)
+    res = evaluate_run(a.id, a.checkpoint, a.output_dir, a.data_dir, a.batch_size, a.workers, write=False)
+    st, dest = PartialState(), Path(a.output_dir) / a.id / 'eval.json'
+    st.print(f"{a.id} ({res['checkpoint']}): top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
+             f"on {res['n']} {res['dataset']} test images", flush=True)
+    if st.is_main_process:
+        try: _write_atomic(dest, json.dumps(res, indent=2))
+        except OSError as e: print(f"revnet-eval: warning: cannot write {dest} ({e.strerror or e}); the result above is not saved", file=sys.stderr)
     return res
+
+def eval_main(argv=None) -> int:
+    "`revnet-eval`: exit status 0 when the weights were evaluated (`revnet.core.run_command`)."
+    return run_command(eval_cli, argv, 'revnet-eval')
 
 # %% ../nbs/04_train.ipynb #b6484af1
 def plot_runs(runs, labels=None, axs=None, smooth: int = 10, title='Training on'):
@@ -528,4 +624,4 @@ def plot_runs(runs, labels=None, axs=None, smooth: int = 10, title='Training on'
     return axs
 
 # %% ../nbs/04_train.ipynb #9569a7e8
-if __name__ == '__main__' and '__file__' in globals(): main()
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
