@@ -4,19 +4,20 @@
 
 # %% ../nbs/07_benchmark.ipynb #6023e9ce
 from __future__ import annotations
-import argparse, copy, csv, gc, json, os, platform, statistics, subprocess, sys, time, traceback
+import argparse, copy, csv, gc, json, os, platform, statistics, subprocess, sys, time, traceback, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import retained_memory, peak_memory, train_step
+from .core import retained_memory, peak_memory, train_step, run_command
 from .reversible import RevSequence, set_mode, grad_rel_error
 
 # %% auto #0
-__all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'build_variants', 'forward_outputs',
-           'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors', 'BenchResult',
-           'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'main']
+__all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',
+           'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors',
+           'BenchResult', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'bench_parser',
+           'bench_cli', 'main']
 
 # %% ../nbs/07_benchmark.ipynb #c1b49cf2
 def optional_libs() -> dict:
@@ -63,13 +64,22 @@ def to_revlib(model: nn.Module) -> nn.Module:
 VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'resnet')
 BASELINE = 'plain'
 
+def resnet_twin(model: str) -> str:
+    "The ResNet whose units match `model`'s: same family (CIFAR or ImageNet) and block type (basic or bottleneck)."
+    from revnet.models import list_models, model_config
+    c = model_config(model)
+    return next(n for n in list_models(c.family) if n.startswith('resnet') and model_config(n).block == c.block)
+
 def build_variants(model: str = 'revnet-164', depth: int | None = None, variants=VARIANTS, num_classes: int = 10,
                    seed: int = 0, **overrides) -> tuple[dict, dict]:
     "Build `variants` of `model` (`depth` units per stage) on identical weights: ({name: module}, {name: reason skipped})."
-    from revnet.models import create_model
+    from revnet.models import create_model, list_models, model_config
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}")
-    if depth is not None: overrides['units'] = (depth,) * 3
+    revs = [n for n in list_models() if n.startswith('revnet')]
+    if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a RevNet: {', '.join(revs)}")
+    if depth is not None and depth < 1: raise ValueError(f"depth must be at least 1 unit per stage, got {depth}")
+    if depth is not None: overrides['units'] = (depth,) * len(model_config(model).units)
     torch.manual_seed(seed)
     rev = create_model(model, num_classes=num_classes, mode='plain', **overrides)
     libs, out, skipped = optional_libs(), {}, {}
@@ -81,7 +91,7 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
         elif v == 'revlib': out[v] = to_revlib(rev)
         elif v == 'resnet':  # the paper's baseline of the same depth count: twice the units, one F per unit
             units = tuple(2 * n for n in rev.config.units)
-            out[v] = create_model(model.replace('revnet', 'resnet'), num_classes=num_classes, mode='plain',
+            out[v] = create_model(resnet_twin(model), num_classes=num_classes, mode='plain',
                                   **{**overrides, 'units': units})
     return out, skipped
 
@@ -110,7 +120,8 @@ def unit_bn(model: nn.Module) -> nn.BatchNorm2d:
     try:
         import memcnn, revlib; kinds += (memcnn.InvertibleModuleWrapper, revlib.ReversibleSequential)
     except ImportError: pass
-    roots = [m for m in model.modules() if isinstance(m, kinds)] or [model]
+    has_bn = lambda m: any(isinstance(b, nn.modules.batchnorm._BatchNorm) for b in m.modules())
+    roots = [m for m in model.modules() if isinstance(m, kinds) and has_bn(m)] or [model]   # depth 1: no reversible unit
     return next(b for b in roots[0].modules() if isinstance(b, nn.modules.batchnorm._BatchNorm))
 
 def bn_moves(model, x, y, amp=None) -> int:
@@ -160,16 +171,18 @@ class BenchResult:
 
 def _err(e): return f'{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ""}'[:300]
 
-def _time_steps(models, opts, x, y, amp, repeats, warmup, rows):
+def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: None):
     "Warm up, then time `repeats` steps of every live variant, alternating and rotating their order."
     live = []
     for v, m in models.items():
+        say(f'{rows[v]["precision"]} {v}: warm-up')
         try:
             for _ in range(warmup): train_step(m, opts[v], x, y, amp)
             live.append(v)
         except Exception as e: rows[v]['error'] = _err(e)
     times = {v: [] for v in live}
     for r in range(repeats):
+        say(f'{rows[live[0]]["precision"] if live else ""}: timed step {r + 1} of {repeats} of every variant')
         k = r % max(len(live), 1)
         for v in live[k:] + live[:k]:
             if rows[v].get('error'): continue
@@ -224,8 +237,9 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     device = torch.device(device) if device is not None else default_device()
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(PRECISIONS)}")
+    say = (lambda s: print(f'revnet-bench: {s}', file=sys.stderr, flush=True)) if verbose else (lambda s: None)
     models, skipped = build_variants(model, depth, variants, seed=seed)
-    for k, why in skipped.items(): print(f'skipping {k}: {why}', file=sys.stderr)
+    for k, why in skipped.items(): say(f'skipping {k}: {why}')
     models = {k: m.to(device) for k, m in models.items()}
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, 3, image_size, image_size, generator=g).to(device)
@@ -235,11 +249,12 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     for p in precisions:  # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
         amp, opts = PRECISIONS[p], {k: torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9) for k, m in models.items()}
         pr = {v: dict(variant=v, precision=p, params=sum(q.numel() for q in m.parameters()), error=None) for v, m in models.items()}
-        _time_steps(models, opts, x, y, amp, repeats, warmup, pr)
+        _time_steps(models, opts, x, y, amp, repeats, warmup, pr, say)
         runs.append((amp, opts, pr))
     rows = []
     for amp, opts, pr in runs:
         for v, m in models.items():
+            say(f"{pr[v]['precision']} {v}: memory, gradients, BatchNorm")
             if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v])
         rows += list(pr.values())
     rows += [dict(variant=k, precision=p, error=f'skipped: {why}') for k, why in skipped.items() for p in precisions]
@@ -314,26 +329,42 @@ def plot_benchmark(res: BenchResult, figsize=(13, 3.6)):
     return fig
 
 # %% ../nbs/07_benchmark.ipynb #9bed9a65
-def main(argv=None) -> BenchResult:
-    "The `revnet-bench` command line."
+def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-bench', description='revnet vs memcnn, revlib and checkpointing on one network with identical weights')
     p.add_argument('--model', default='revnet-164', help='a revnet-* model of revnet.models (default revnet-164)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: CUDA if available, else CPU)')
     p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--depth', type=int, default=2, help='units per stage (revnet-164 has 9; 0 = the model\'s own)')
+    p.add_argument('--depth', type=int, default=2, help='units per stage, at least 1 (revnet-164 has 9; 0 = the model\'s own)')
     p.add_argument('--repeats', type=int, default=3, help='timed steps per variant (median reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated subset of {",".join(VARIANTS)}')
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for CPU runs')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default='bench-results/revnet-bench', help='path stem of the .json and .csv written')
-    a = p.parse_args(argv)
+    p.add_argument('--out', default='runs/bench/revnet-bench', help='path stem of the .json and .csv written (default runs/bench/revnet-bench)')
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
+    return p
+
+# %% ../nbs/07_benchmark.ipynb #97cfb2a2
+_THIRD_PARTY = r'(memcnn|revlib)(\.|$)'
+
+def bench_cli(argv=None) -> BenchResult:
+    "Parse `revnet-bench`'s options, run the benchmark (the comparison libraries' warnings filtered), print and save it."
+    a = bench_parser().parse_args(argv)
+    for k in ('batch_size', 'repeats'):
+        if getattr(a, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
+    if a.warmup < 0 or a.depth < 0: raise ValueError(f"--warmup and --depth must be at least 0, got {a.warmup} and {a.depth}")
     if a.threads: torch.set_num_threads(a.threads)
-    res = run_benchmark(a.model, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup,
-                        [v.strip() for v in a.variants.split(',') if v.strip()],
-                        [q.strip() for q in a.precisions.split(',') if q.strip()], a.seed, out=a.out)
-    print(f'wrote {a.out}.json and {a.out}.csv')
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', module=_THIRD_PARTY)
+        res = run_benchmark(a.model, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup,
+                            [v.strip() for v in a.variants.split(',') if v.strip()],
+                            [q.strip() for q in a.precisions.split(',') if q.strip()], a.seed, out=a.out)
+    print(f'wrote {a.out}.json and {a.out}.csv', file=sys.stderr)
     return res
 
-if __name__ == '__main__' and '__file__' in globals(): main()
+def main(argv=None) -> int:
+    "`revnet-bench`: exit status 0 when the benchmark ran (`revnet.core.run_command`)."
+    return run_command(bench_cli, argv, 'revnet-bench')
+
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

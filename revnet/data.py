@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #1b405b05
 from __future__ import annotations
-import argparse, contextlib, hashlib, math, multiprocessing, os, pickle, random, sys
+import argparse, contextlib, hashlib, math, multiprocessing, os, pickle, random, signal, sys
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -19,7 +19,7 @@ __all__ = ['DATASETS', 'MEAN_FILE', 'VerifiedCIFAR10', 'VerifiedCIFAR100', 'IMAG
            'digits_dataset', 'SyntheticImages', 'trusted_checksums', 'verify_cifar', 'write_tiny_cifar', 'cifar_mean',
            'CifarTransform', 'Denormalize', 'val_indices', 'cifar_dataset', 'CentralCrop', 'imagenet_transform',
            'imagenet_dataset', 'write_tiny_imagenet', 'get_dataset', 'seed_worker', 'default_workers', 'SeededAugment',
-           'get_dataloaders', 'download', 'list_datasets', 'check', 'main', 'plot_samples']
+           'get_dataloaders', 'download', 'list_datasets', 'check', 'data_cli', 'main', 'plot_samples']
 
 # %% ../nbs/03_data.ipynb #45796617
 DATASETS = ('cifar-10', 'cifar-100', 'imagenet', 'digits', 'synthetic')
@@ -373,9 +373,10 @@ def get_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | 
 
 # %% ../nbs/03_data.ipynb #226215c8
 def seed_worker(worker_id: int):
-    "DataLoader `worker_init_fn`: seed `random` and numpy from torch's per-worker seed (itself derived from the loader's generator)."
+    "DataLoader `worker_init_fn`: seed `random` and numpy from torch's per-worker seed (from the loader's generator); ignore Ctrl-C."
     s = torch.initial_seed() % 2**32
     random.seed(s); np.random.seed(s)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C is the main process's to handle (it saves a checkpoint)
 
 def default_workers(name: str) -> int:
     "Loader worker processes for `name`: 0 for in-memory datasets, else up to 8 (ImageNet) or 4 (CIFAR), CPUs allowing."
@@ -461,10 +462,13 @@ def _where(name, data_dir):
     spec = _cifar_spec(name); folder = data_dir / spec['folder']
     return f'{folder}/', all((folder / f).is_file() for f, _ in [*spec['train'], *spec['test'], spec['meta']])
 
+_NATIVE = {'digits': 8}   # served at 32 px for the CIFAR models; revnet-train's digits recipe trains at 8
+
 def list_datasets(data_dir=None) -> list[dict]:
-    "One row per dataset: name, classes, image size, where revnet looks, whether it is present."
+    "One row per dataset: name, classes, image size served (`native`: the images' own), where revnet looks, whether present."
     data_dir = _data_dir(data_dir)
-    return [dict(name=n, classes=_INFO[n].num_classes, size=_INFO[n].image_size, where=_where(n, data_dir)[0],
+    return [dict(name=n, classes=_INFO[n].num_classes, size=_INFO[n].image_size, native=_NATIVE.get(n, _INFO[n].image_size),
+                 where=_where(n, data_dir)[0],
                  present=_where(n, data_dir)[1]) for n in DATASETS]
 
 # %% ../nbs/03_data.ipynb #23d93dce
@@ -500,7 +504,7 @@ def _print_check(r):
                                                 if 'rgb' in m else 'not cached yet (computed on first training use)'))
     if 'normalisation' in r: print(f"  normalised as (x - {r['normalisation']['mean']}) / {r['normalisation']['std']} (train pixel mean and std, x in 0..1)")
 
-def main(argv=None):
+def data_cli(argv=None):
     "The `revnet-data` command: `list`, `download NAME`, `check NAME`, each with `--data-dir`."
     p = argparse.ArgumentParser('revnet-data', description='List, fetch and check the datasets revnet trains on.')
     p.add_argument('--data-dir', default=None, help='data directory (default: $REVNET_DATA, else data/ of the checkout)')
@@ -509,20 +513,24 @@ def main(argv=None):
                  ('download', 'fetch a dataset (CIFAR through torchvision; ImageNet: print the steps)'),
                  ('check', 'counts per split, image shape, class balance, cached mean image')):
         sp = sub.add_parser(c, help=h); sp.add_argument('--data-dir', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if c != 'list': sp.add_argument('name', choices=DATASETS)
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = p.parse_args(argv); data_dir = _data_dir(a.data_dir)
-    try:
-        if a.cmd == 'list':
-            print(f'data dir: {data_dir}')
-            for r in list_datasets(data_dir):
-                print(f"  {r['name']:10s} {'present' if r['present'] else 'missing':8s} {r['classes']:5d} classes {r['size']:4d}px  {r['where']}"
-                      + ('' if r['present'] else f"  (get it: revnet-data download {r['name']})"))
-        elif a.cmd == 'download' and a.name == 'imagenet': print(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
-        elif a.cmd == 'download': print(f'{a.name} is ready in {download(a.name, data_dir)}')
-        else: _print_check(check(a.name, data_dir))
-    except (DatasetNotFoundError, DatasetCorruptError, ValueError) as e:
-        print(f'revnet-data: {e}', file=sys.stderr); return 1
-    return 0
+    if a.cmd == 'list':
+        print(f'data dir: {data_dir}')
+        for r in list_datasets(data_dir):
+            px = f"{r['native']:4d}px" + (f" (served at {r['size']} px)" if r['native'] != r['size'] else '')
+            print(f"  {r['name']:10s} {'present' if r['present'] else 'missing':8s} {r['classes']:5d} classes {px}  {r['where']}"
+                  + ('' if r['present'] else f"  (get it: revnet-data download {r['name']})"))
+    elif a.cmd == 'download' and a.name == 'imagenet': print(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
+    elif a.cmd == 'download': print(f'{a.name} is ready in {download(a.name, data_dir)}')
+    else: _print_check(check(a.name, data_dir))
+
+def main(argv=None) -> int:
+    "`revnet-data`: exit status 0 on success, 1 with one error line (`revnet.core.run_command`)."
+    from revnet.core import run_command
+    return run_command(data_cli, argv, 'revnet-data')
 
 # %% ../nbs/03_data.ipynb #8cb75a3c
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -287,6 +287,7 @@ def _accelerator(r: TrainOptions) -> Accelerator:
     if r.mixed_precision and st and st.get('_mixed_precision', r.mixed_precision) != r.mixed_precision and PartialState().num_processes == 1:
         AcceleratorState._reset_state()    # a notebook that trains twice with different precisions
     return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum, log_with=_trackers(r.log_with) or None,
+                       project_dir=str(r.output_dir or DEFAULTS['output_dir']),   # the trackers' folder until the run's is known
                        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed))
 
 def _new_run_id(r: TrainOptions, accelerator) -> str:
@@ -307,7 +308,8 @@ def _trackers(log_with: str | None) -> list[str]:
 
 def _init_trackers(accelerator, r: TrainOptions, run: Path):
     "Start the `--log-with` trackers inside the run folder (TensorBoard: `runs/<id>/revnet/`), with the options as hyperparameters."
-    accelerator.project_configuration.set_directories(str(run))
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's start-up chatter, if it is installed
+    pc = accelerator.project_configuration; pc.project_dir = pc.logging_dir = str(run)
     hp = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(r).items()}
     accelerator.init_trackers('revnet', config=hp)
 
