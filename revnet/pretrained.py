@@ -17,7 +17,8 @@ from .core import run_command
 __all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'ConversionError', 'download', 'extract',
            'find_checkpoint', 'read_checkpoint', 'split_variables', 'official_variables', 'describe', 'identify',
            'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'OfficialGraph', 'official_logits',
-           'revnet_logits', 'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main', 'imagenet_top']
+           'revnet_logits', 'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main', 'imagenet_top',
+           'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00007
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -359,6 +360,21 @@ def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, f
     from revnet.data import imagenet_transform
     from torchvision.models import ResNet50_Weights
     names, tf = ResNet50_Weights.IMAGENET1K_V1.meta['categories'], imagenet_transform(train=False)
-    x = torch.stack([tf(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)) for im in images])
+    x = torch.stack([tf(torch.from_numpy(np.array(im)).permute(2, 0, 1)) for im in images])
     with torch.no_grad(): p = model.eval()(x).softmax(1)
     return [[(names[j], round(float(q), 3)) for q, j in zip(*r.topk(k))] for r in p]
+
+# %% ../nbs/09_pretrained.ipynb #p9c00069
+def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, workers: int = 0) -> dict:
+    "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s evaluation split."
+    from torch.utils.data import DataLoader
+    from accelerate import Accelerator
+    from revnet.train import load_model, evaluate
+    from revnet.data import get_dataset
+    model, ds = load_model(path), get_dataset(dataset, 'val' if dataset == 'imagenet' else 'test', data_dir, augment=False)
+    k = len(ds.classes)
+    if model.config.num_classes != k: raise ValueError(f"{path} has {model.config.num_classes} classes, {dataset} has {k}: pick the matching dataset")
+    acc = Accelerator(); model, dl = acc.prepare(model, DataLoader(ds, batch_size, num_workers=workers))
+    ev = evaluate(model, dl, acc)
+    return dict(checkpoint=str(path), dataset=dataset, n=ev['test_n'], top1_error=1 - ev['test_acc'],
+                top5_error=1 - ev['test_top5'], test_loss=ev['test_loss'])
