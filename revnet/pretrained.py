@@ -15,10 +15,10 @@ from .core import run_command
 
 # %% auto #0
 __all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'ConversionError', 'download', 'extract',
-           'find_checkpoint', 'read_checkpoint', 'split_variables', 'official_variables', 'describe', 'identify',
-           'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'OfficialGraph', 'official_logits',
-           'revnet_logits', 'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main', 'imagenet_top',
-           'evaluate_file']
+           'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name', 'official_variables', 'describe',
+           'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'OfficialGraph',
+           'official_logits', 'revnet_logits', 'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main',
+           'imagenet_top', 'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00007
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -42,14 +42,17 @@ def download(url: str = OFFICIAL_URL, dest='.', timeout: float = 30) -> Path:
 # %% ../nbs/09_pretrained.ipynb #p9c00011
 def extract(tarball, dest=None) -> Path:
     "Unpack `tarball` into `dest` (default: a folder named after it, next to it); a damaged file is one clear error."
-    tarball = Path(tarball); dest = Path(dest) if dest else tarball.with_name(re.sub(r'\.(tar\.gz|tgz|tar)$', '', tarball.name))
+    tarball = Path(tarball)
+    dest = Path(dest) if dest else tarball.with_name(re.sub(r'\.(tar\.gz|tgz|tar)$', '', tarball.name))
     if dest.is_dir(): return dest                                       # extracted before
     tmp = dest.with_name(dest.name + '.part'); shutil.rmtree(tmp, ignore_errors=True)
     try:
-        with tarfile.open(tarball) as t: t.extractall(tmp, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+        safe = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}     # no paths outside `tmp`
+        with tarfile.open(tarball) as t: t.extractall(tmp, **safe)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ConversionError(f"{tarball} is a damaged or truncated archive ({type(e).__name__}: {e}); download it again") from None
+        raise ConversionError(f"{tarball} is a damaged or truncated archive ({type(e).__name__}: {e}); "
+                              "download it again") from None
     os.replace(tmp, dest)
     return dest
 
@@ -68,7 +71,8 @@ def find_checkpoint(path) -> str:
     prefix = re.sub(r'\.(index|meta|data-\d+-of-\d+)$', '', str(p))
     if Path(prefix + '.index').is_file(): return prefix
     what = 'is not a TensorFlow checkpoint' if p.exists() else 'does not exist'
-    raise ConversionError(f"{p} {what}: give the revnet-104.tar.gz tarball, its folder, or a prefix like .../model.ckpt-NNN")
+    raise ConversionError(f"{p} {what}: give the revnet-104.tar.gz tarball, its folder, "
+                          "or a prefix like .../model.ckpt-NNN")
 
 # %% ../nbs/09_pretrained.ipynb #p9c00016
 def _tf():
@@ -95,16 +99,29 @@ TRAINING_STATE = ('global_step', 'learn_rate')
 def split_variables(variables: dict) -> tuple[dict, dict]:
     "(model variables keyed without their scope, training state: step, learning rate, optimizer slots)."
     stems = [k for k in variables if k.endswith(STEM) and not k.endswith('/Momentum')]
-    if len(stems) != 1: raise ConversionError(f"no single {STEM} variable (found {stems}): not a checkpoint of the official code")
+    if len(stems) != 1:
+        raise ConversionError(f"no single {STEM} variable (found {stems}): not a checkpoint of the official code")
     scope = stems[0][:-len(STEM)]
     weights, state = {}, {}
     for k, v in variables.items():
         if k.rsplit('/', 1)[-1] in (*TRAINING_STATE, 'Momentum'): state[k] = v
-        else: weights[k[len(scope):] if k.startswith(scope) else k] = v   # anything else must be used, or is reported
+        else: weights[canonical_name(k[len(scope):]) if k.startswith(scope) else k] = v   # the rest: used, or reported
     return weights, state
 
 # %% ../nbs/09_pretrained.ipynb #p9c00020
-def _bn_vars(scope: str, c: int) -> dict: return {f'{scope}/{v}': (c,) for v in ('beta', 'gamma', 'ema_mean', 'ema_var')}
+_CONTRIB = {'beta': 'beta', 'gamma': 'gamma', 'moving_mean': 'ema_mean', 'moving_variance': 'ema_var'}
+
+def canonical_name(n: str) -> str:
+    "Official variable name `n` (no scope) with tf.contrib BatchNorm names mapped to the original code's."
+    m = re.fullmatch(r'(.+)/BatchNorm/(beta|gamma|moving_mean|moving_variance)', n)
+    if not m: return n
+    scope, v = m.groups(); sub = re.search(r'sub(\d)$', scope)
+    bn = {'init': 'init/init_bn', 'unit_last': 'unit_last/final_bn'}.get(scope) or (sub and f'{scope}/bn{sub.group(1)}')
+    return f'{bn}/{_CONTRIB[v]}' if bn else n
+
+# %% ../nbs/09_pretrained.ipynb #p9c00023
+def _bn_vars(scope: str, c: int) -> dict:
+    return {f'{scope}/{v}': (c,) for v in ('beta', 'gamma', 'ema_mean', 'ema_var')}
 
 def _branch_vars(scope: str, block: str, cin: int, cout: int, preact: bool) -> dict:
     "Variables of one pre-activation branch: sub<n>/bn<n> (BN before conv n) and sub<n>/conv<n>/w."
@@ -115,7 +132,7 @@ def _branch_vars(scope: str, block: str, cin: int, cout: int, preact: bool) -> d
         out[f'{scope}/sub{n}/conv{n}/w'] = (k, k, chans[n - 1], chans[n])
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00021
+# %% ../nbs/09_pretrained.ipynb #p9c00024
 def official_variables(cfg: ModelConfig) -> dict:
     "{name (without scope): shape} of the model variables the official code creates for `cfg`."
     w, bott, rev = cfg.widths, cfg.block == 'bottleneck', cfg.arch == 'revnet'
@@ -127,10 +144,12 @@ def official_variables(cfg: ModelConfig) -> dict:
             out.update(_branch_vars(f'{u}/f' if rev else u, cfg.block, cin // h, cout // h, (s, i) != (0, 0)))
             if rev: out.update(_branch_vars(f'{u}/g', cfg.block, cout // 2, cout // 2, True))
             if bott and (st > 1 or cin != cout):
-                for p in ([f'{u}/x1_bottleneck', f'{u}/x2_bottleneck'] if rev else [u]): out[f'{p}/project/w'] = (1, 1, cin // h, cout // h)
-    return {**out, **_bn_vars('unit_last/final_bn', w[-1]), 'logit/w': (w[-1], cfg.num_classes), 'logit/b': (cfg.num_classes,)}
+                for p in ([f'{u}/x1_bottleneck', f'{u}/x2_bottleneck'] if rev else [u]):
+                    out[f'{p}/project/w'] = (1, 1, cin // h, cout // h)
+    out.update(_bn_vars('unit_last/final_bn', w[-1]))
+    return {**out, 'logit/w': (w[-1], cfg.num_classes), 'logit/b': (cfg.num_classes,)}
 
-# %% ../nbs/09_pretrained.ipynb #p9c00025
+# %% ../nbs/09_pretrained.ipynb #p9c00028
 def describe(shapes: dict) -> dict:
     "Architecture fields read off official variable shapes: arch, block, units, filters, stem, classes."
     try:
@@ -139,14 +158,17 @@ def describe(shapes: dict) -> dict:
         block = 'bottleneck' if any(n.endswith('/sub3/conv3/w') for n in shapes) else 'basic'
         idx = [tuple(map(int, m.groups())) for n in shapes if (m := re.match(r'unit_(\d+)_(\d+)/', n))]
         units = tuple(max(i for s2, i in idx if s2 == s) + 1 for s in range(1, max(s for s, _ in idx) + 1))
-        last, fn, h = ('sub3/conv3/w' if block == 'bottleneck' else 'sub2/conv2/w'), ('f/' if arch == 'revnet' else ''), 1 + (arch == 'revnet')
+        last = 'sub3/conv3/w' if block == 'bottleneck' else 'sub2/conv2/w'
+        fn, h = ('f/', 2) if arch == 'revnet' else ('', 1)            # a RevNet's branch covers half the channels
         widths = [shapes[f'unit_{s}_0/{fn}{last}'][-1] * h for s in range(1, len(units) + 1)]
-        return dict(arch=arch, block=block, units=units, filters=(f0, *[c // 4 if block == 'bottleneck' else c for c in widths]),
-                    init_filter=k, in_chans=cin, num_classes=shapes['logit/w'][1])
+        filters = (f0, *[c // 4 if block == 'bottleneck' else c for c in widths])
+        return dict(arch=arch, block=block, units=units, filters=filters, init_filter=k, in_chans=cin,
+                    num_classes=shapes['logit/w'][1])
     except (KeyError, ValueError) as e:
-        raise ConversionError(f"the variables do not describe an official RevNet/ResNet (no {e}): not a checkpoint of the official code") from None
+        raise ConversionError(f"the variables do not describe an official RevNet/ResNet (no {e}): "
+                              "not a checkpoint of the official code") from None
 
-# %% ../nbs/09_pretrained.ipynb #p9c00026
+# %% ../nbs/09_pretrained.ipynb #p9c00029
 _ARCH = ('arch', 'block', 'units', 'filters', 'init_filter', 'in_chans')
 
 def identify(shapes: dict) -> ModelConfig:
@@ -154,12 +176,13 @@ def identify(shapes: dict) -> ModelConfig:
     d = describe(shapes)
     hits = [c for c in MODEL_CONFIGS.values() if all(getattr(c, f) == d[f] for f in _ARCH)]
     if not hits:
-        raise ConversionError(f"the checkpoint holds a {d['arch']} of {d['block']} units {d['units']}, filters {d['filters']}, "
-                              f"{d['init_filter']}x{d['init_filter']} stem, that revnet does not register "
+        raise ConversionError(f"the checkpoint holds a {d['arch']} of {d['block']} units {d['units']}, "
+                              f"filters {d['filters']}, {d['init_filter']}x{d['init_filter']} stem, "
+                              "that revnet does not register "
                               f"(registered: {', '.join(list_models())}); pass --model NAME to try one of them")
     return replace(hits[0], num_classes=d['num_classes'])
 
-# %% ../nbs/09_pretrained.ipynb #p9c00030
+# %% ../nbs/09_pretrained.ipynb #p9c00033
 def _bn_names(pt: str, tf: str) -> dict:
     return {f'{pt}.weight': f'{tf}/gamma', f'{pt}.bias': f'{tf}/beta', f'{pt}.running_mean': f'{tf}/ema_mean',
             f'{pt}.running_var': f'{tf}/ema_var'}
@@ -171,7 +194,7 @@ def _branch_names(pt: str, tf: str, branch: nn.Sequential) -> dict:
         elif isinstance(m, nn.Conv2d): out[f'{pt}.{i}.weight'] = f'{tf}/sub{n}/conv{n}/w'; n += 1
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00031
+# %% ../nbs/09_pretrained.ipynb #p9c00034
 def tf_names(model: RevResNet) -> dict:
     "{state_dict key: official variable name (without scope)} for every parameter and BN statistic of `model`."
     out = {'stem.0.weight': STEM, **_bn_names('stem.1', 'init/init_bn'), **_bn_names('norm.0', 'unit_last/final_bn'),
@@ -180,17 +203,19 @@ def tf_names(model: RevResNet) -> dict:
         if model.config.arch == 'resnet':
             for i, u in enumerate(stage):
                 out.update(_branch_names(f'stages.{s}.{i}.f', f'unit_{s + 1}_{i}', u.f))
-                if isinstance(u.shortcut, nn.Conv2d): out[f'stages.{s}.{i}.shortcut.weight'] = f'unit_{s + 1}_{i}/project/w'
+                if isinstance(u.shortcut, nn.Conv2d):
+                    out[f'stages.{s}.{i}.shortcut.weight'] = f'unit_{s + 1}_{i}/project/w'
             continue
         units = [(n, m) for n, m in stage.named_modules() if hasattr(m, 'F') and hasattr(m, 'G')]
         for i, (n, u) in enumerate(units):
-            for fg in 'FG': out.update(_branch_names(f'stages.{s}.{n}.{fg}', f'unit_{s + 1}_{i}/{fg.lower()}', getattr(u, fg)))
+            for fg in 'FG':
+                out.update(_branch_names(f'stages.{s}.{n}.{fg}', f'unit_{s + 1}_{i}/{fg.lower()}', getattr(u, fg)))
         for k in ('s1', 's2'):
             if isinstance(getattr(stage.down, k), nn.Conv2d):
                 out[f'stages.{s}.down.{k}.weight'] = f'unit_{s + 1}_0/x{k[1]}_bottleneck/project/w'
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00035
+# %% ../nbs/09_pretrained.ipynb #p9c00038
 INPUT_SCALE = {'cifar': 255.0, 'imagenet': 1.0}   # official input = INPUT_SCALE * revnet input
 PREPROCESSING = {'cifar': "revnet's CIFAR pipeline: x / 255 minus the per-pixel mean of the training images",
                  'imagenet': "revnet's ImageNet evaluation: 87.5% central crop, resize to 224, (x - 0.5) / 0.5"}
@@ -203,7 +228,7 @@ def to_torch(key: str, a: np.ndarray, cfg: ModelConfig, dtype=torch.float32) -> 
     if key == 'stem.0.weight': t = t * INPUT_SCALE[cfg.family]
     return t.contiguous()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00037
+# %% ../nbs/09_pretrained.ipynb #p9c00040
 def _few(xs, n=4) -> str: return ', '.join(map(str, xs[:n])) + (f' ... ({len(xs)} in all)' if len(xs) > n else '')
 
 def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
@@ -212,12 +237,14 @@ def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
     unfilled = [k for k in sd if k not in names and not k.endswith('num_batches_tracked')]
     shapes = [f'{t} {weights[t].shape} for {k} {tuple(sd[k].shape)}' for k, t in names.items()
               if t in weights and to_torch(k, weights[t], cfg).shape != sd[k].shape]
-    problems = [f'{len(x)} {what}: {_few(x)}' for x, what in ((missing, 'variables missing'), (unused, 'variables unused'),
-                (unfilled, 'model entries unfilled'), (shapes, 'shapes differ'))if x]
+    found = ((missing, 'variables missing'), (unused, 'variables unused'), (unfilled, 'model entries unfilled'),
+             (shapes, 'shapes differ'))
+    problems = [f'{len(x)} {what}: {_few(x)}' for x, what in found if x]
     if problems: raise ConversionError(f"checkpoint does not match {cfg.name}: " + '; '.join(problems))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00038
-def convert_variables(variables: dict, model: str | ModelConfig | None = None, dtype=torch.float32) -> tuple[RevResNet, dict]:
+# %% ../nbs/09_pretrained.ipynb #p9c00041
+def convert_variables(variables: dict, model: str | ModelConfig | None = None, dtype=torch.float32
+                      ) -> tuple[RevResNet, dict]:
     "(revnet model, report) from the official checkpoint `variables` (name -> array); `model` overrides identification."
     weights, state = split_variables(variables)
     if model is None: cfg = identify({k: v.shape for k, v in weights.items()})
@@ -233,7 +260,7 @@ def convert_variables(variables: dict, model: str | ModelConfig | None = None, d
                   filled=len(names), unfilled_counters=len(sd) - len(names), preprocessing=PREPROCESSING[cfg.family])
     return m, report
 
-# %% ../nbs/09_pretrained.ipynb #p9c00040
+# %% ../nbs/09_pretrained.ipynb #p9c00043
 def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', training_state: bool = True) -> dict:
     "Official-looking checkpoint variables for `cfg` with random, non-trivial values (float32)."
     rng, out = np.random.default_rng(seed), {}
@@ -244,11 +271,13 @@ def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', tra
         elif n == 'logit/w': a = rng.uniform(-1, 1, s) * math.sqrt(3 / s[0])
         else: a = rng.normal(0, 0.2, s)                               # beta, ema_mean, logit/b
         out[scope + n] = a.astype(np.float32)
-        if training_state and leaf not in ('ema_mean', 'ema_var'): out[f'{scope}{scope}{n}/Momentum'] = np.zeros(s, np.float32)
-    if training_state: out.update({'global_step': np.array(600_000, np.int64), scope + 'learn_rate': np.array(1e-4, np.float32)})
+        if training_state and leaf not in ('ema_mean', 'ema_var'):       # the optimizer's slot, scope doubled
+            out[f'{scope}{scope}{n}/Momentum'] = np.zeros(s, np.float32)
+    if training_state:
+        out.update({'global_step': np.array(600_000, np.int64), scope + 'learn_rate': np.array(1e-4, np.float32)})
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00044
+# %% ../nbs/09_pretrained.ipynb #p9c00047
 class OfficialGraph:
     "The official network's inference computation with TensorFlow ops, from checkpoint variables `w` (no scope)."
     def __init__(self, w: dict, cfg: ModelConfig, dtype=np.float32):
@@ -281,13 +310,14 @@ class OfficialGraph:
         if c.init_max_pool: h = tf.nn.max_pool2d(h, 3, 2, 'SAME')
         for s, (n, stride) in enumerate(zip(c.units, c.strides)):
             for i in range(n):
-                h = self.unit(h, f'unit_{s + 1}_{i}', w[s] if i == 0 else w[s + 1], w[s + 1], stride if i == 0 else 1, (s, i) != (0, 0))
+                cin, st = (w[s], stride) if i == 0 else (w[s + 1], 1)
+                h = self.unit(h, f'unit_{s + 1}_{i}', cin, w[s + 1], st, (s, i) != (0, 0))
         h = tf.reduce_mean(self.bn_relu(h, 'unit_last/final_bn'), [1, 2])
         return (tf.matmul(h, self.v('logit/w')) + self.v('logit/b')).numpy()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00045
+# %% ../nbs/09_pretrained.ipynb #p9c00048
 def official_logits(variables: dict, cfg: ModelConfig, x: np.ndarray, dtype=np.float32) -> np.ndarray:
-    "Logits of the official graph for images `x` (N,H,W,C, as the official pipeline feeds them) from checkpoint `variables`."
+    "Official graph's logits for images `x` (N,H,W,C, as the official pipeline feeds them) from checkpoint `variables`."
     return OfficialGraph(split_variables(variables)[0], cfg, dtype)(x)
 
 def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
@@ -296,17 +326,19 @@ def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).to(p.dtype) / INPUT_SCALE[model.config.family]
     with torch.no_grad(): return model.eval()(xt).numpy()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00047
-def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0, dtype=np.float32) -> dict:
+# %% ../nbs/09_pretrained.ipynb #p9c00050
+def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0,
+            dtype=np.float32) -> dict:
     "Max abs and relative logit difference, official graph (TensorFlow) vs converted `model`, on random images."
     cfg = model.config; size = size or (224 if cfg.family == 'imagenet' else 32)
-    x = np.random.default_rng(seed).uniform(-1, 1, (bs, size, size, cfg.in_chans)) * (128 if cfg.family == 'cifar' else 1)
+    x = np.random.default_rng(seed).uniform(-1, 1, (bs, size, size, cfg.in_chans))
+    if cfg.family == 'cifar': x *= 128                                    # raw pixels minus the mean image
     tf_out, pt_out = official_logits(variables, cfg, x.astype(dtype), dtype), revnet_logits(model, x.astype(dtype))
     d = np.abs(tf_out.astype(np.float64) - pt_out).max()
     return dict(max_abs=float(d), max_rel=float(d / np.abs(tf_out).max()), logit_scale=float(np.abs(tf_out).max()),
                 same_top1=bool((tf_out.argmax(1) == pt_out.argmax(1)).all()))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00056
+# %% ../nbs/09_pretrained.ipynb #p9c00059
 def write_checkpoint(variables: dict, prefix) -> str:
     "Save `variables` (name -> array) as a TensorFlow checkpoint `prefix` (.index + .data files); returns the prefix."
     tf = _tf(); Path(prefix).parent.mkdir(parents=True, exist_ok=True)
@@ -315,15 +347,16 @@ def write_checkpoint(variables: dict, prefix) -> str:
                       tensors=[tf.constant(variables[n]) for n in names])
     return str(prefix)
 
-# %% ../nbs/09_pretrained.ipynb #p9c00059
+# %% ../nbs/09_pretrained.ipynb #p9c00062
 def convert(path, out='model.pt', model: str | ModelConfig | None = None, check: bool = True, log=print) -> dict:
-    "Convert the official checkpoint at `path` (tarball, folder or prefix) into revnet model file `out`; returns a report."
+    "Convert the official checkpoint at `path` (tarball, folder or prefix) into model file `out`; returns a report."
     from revnet.train import save_model
     prefix = find_checkpoint(path)
     variables = read_checkpoint(prefix)
     m, rep = convert_variables(variables, model)
-    log(f"{prefix}: {m.config.name}, {rep['used']} of {rep['model_variables']} model variables used, every parameter and "
-        f"BatchNorm statistic filled; {rep['training_state']} training-state variables (step, learning rate, optimizer) ignored")
+    log(f"{prefix}: {m.config.name}, {rep['used']} of {rep['model_variables']} model variables used, every parameter "
+        f"and BatchNorm statistic filled; {rep['training_state']} training-state variables (step, learning rate, "
+        "optimizer) ignored")
     if check:
         rep['check'] = compare(variables, m)
         log(f"TensorFlow vs revnet logits on random images: max abs diff {rep['check']['max_abs']:.2e}, "
@@ -332,13 +365,13 @@ def convert(path, out='model.pt', model: str | ModelConfig | None = None, check:
     log(f"wrote {out}; it expects {rep['preprocessing']}")
     return rep
 
-# %% ../nbs/09_pretrained.ipynb #p9c00060
+# %% ../nbs/09_pretrained.ipynb #p9c00063
 def convert_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='revnet-convert', description="Convert an official TensorFlow RevNet/ResNet checkpoint "
-                                "(e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
-    p.add_argument('path', nargs='?', help='the tarball, its extracted folder, or a checkpoint prefix (.../model.ckpt-NNN)')
+    p = argparse.ArgumentParser(prog='revnet-convert', description="Convert an official TensorFlow RevNet/ResNet "
+                                "checkpoint (e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
+    p.add_argument('path', nargs='?', help='the tarball, its folder, or a checkpoint prefix (.../model.ckpt-NNN)')
     p.add_argument('-o', '--out', default='model.pt', help='model file to write (default: model.pt)')
-    p.add_argument('--model', choices=list_models(), help='the architecture, if not to be identified from the variables')
+    p.add_argument('--model', choices=list_models(), help='the architecture (default: identified from the variables)')
     p.add_argument('--download', metavar='DIR', help=f'first download the official tarball into DIR ({OFFICIAL_URL})')
     p.add_argument('--no-check', dest='check', action='store_false', help='skip the comparison with TensorFlow logits')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
@@ -347,14 +380,15 @@ def convert_parser() -> argparse.ArgumentParser:
 def _convert_cli(argv=None):
     a = convert_parser().parse_args(argv)
     if a.download: a.path = download(dest=a.download)
-    if a.path is None: convert_parser().error('give PATH (the downloaded tarball, its folder or a checkpoint prefix) or --download DIR')
+    if a.path is None:
+        convert_parser().error('give PATH (the tarball, its folder or a checkpoint prefix) or --download DIR')
     convert(a.path, a.out, a.model, a.check)
 
 def main(argv=None):
     "`revnet-convert PATH`: see `convert_parser`."
     sys.exit(run_command(_convert_cli, argv, 'revnet-convert'))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00066
+# %% ../nbs/09_pretrained.ipynb #p9c00069
 def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, float]]]:
     "Top-`k` (class name, probability) for uint8 HWC `images`, through revnet's ImageNet evaluation transform."
     from revnet.data import imagenet_transform
@@ -364,16 +398,18 @@ def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, f
     with torch.no_grad(): p = model.eval()(x).softmax(1)
     return [[(names[j], round(float(q), 3)) for q, j in zip(*r.topk(k))] for r in p]
 
-# %% ../nbs/09_pretrained.ipynb #p9c00069
+# %% ../nbs/09_pretrained.ipynb #p9c00072
 def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, workers: int = 0) -> dict:
-    "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s evaluation split."
+    "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s eval split."
     from torch.utils.data import DataLoader
     from accelerate import Accelerator
     from revnet.train import load_model, evaluate
     from revnet.data import get_dataset
-    model, ds = load_model(path), get_dataset(dataset, 'val' if dataset == 'imagenet' else 'test', data_dir, augment=False)
+    split = 'val' if dataset == 'imagenet' else 'test'
+    model, ds = load_model(path), get_dataset(dataset, split, data_dir, augment=False)
     k = len(ds.classes)
-    if model.config.num_classes != k: raise ValueError(f"{path} has {model.config.num_classes} classes, {dataset} has {k}: pick the matching dataset")
+    if model.config.num_classes != k:
+        raise ValueError(f"{path} has {model.config.num_classes} classes, {dataset} has {k}: pick the matching dataset")
     acc = Accelerator(); model, dl = acc.prepare(model, DataLoader(ds, batch_size, num_workers=workers))
     ev = evaluate(model, dl, acc)
     return dict(checkpoint=str(path), dataset=dataset, n=ev['test_n'], top1_error=1 - ev['test_acc'],
