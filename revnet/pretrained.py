@@ -16,9 +16,9 @@ from .core import run_command
 # %% auto #0
 __all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'ConversionError', 'download', 'extract',
            'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name', 'official_variables', 'describe',
-           'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'OfficialGraph',
-           'official_logits', 'revnet_logits', 'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main',
-           'imagenet_top', 'evaluate_file']
+           'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'TFOps', 'tf_branch',
+           'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits', 'compare', 'write_checkpoint', 'convert',
+           'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00007
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -278,55 +278,62 @@ def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', tra
     return out
 
 # %% ../nbs/09_pretrained.ipynb #p9c00047
-class OfficialGraph:
-    "The official network's inference computation with TensorFlow ops, from checkpoint variables `w` (no scope)."
-    def __init__(self, w: dict, cfg: ModelConfig, dtype=np.float32):
-        self.tf, self.w, self.cfg, self.dt = _tf(), w, cfg, dtype
-        self.bott = cfg.block == 'bottleneck'
+class TFOps:
+    "The TensorFlow ops of the official graph, on checkpoint variables `w` (names without scope) cast to `dtype`."
+    def __init__(self, w: dict, dtype=np.float32): self.tf, self.w, self.dt = _tf(), w, dtype
     def v(self, n): return self.tf.constant(self.w[n].astype(self.dt))
     def conv(self, h, n, s=1): return self.tf.nn.conv2d(h, self.v(n), s, 'SAME')
-    def bn_relu(self, h, n):
-        return self.tf.nn.relu(self.tf.nn.batch_normalization(h, self.v(f'{n}/ema_mean'), self.v(f'{n}/ema_var'),
-                                                              self.v(f'{n}/beta'), self.v(f'{n}/gamma'), 1e-3))
-    def branch(self, h, sc, s, preact):                       # _residual_inner / _bottleneck_residual_inner
-        for n in range(1, 4 if self.bott else 3):
-            if n > 1 or preact: h = self.bn_relu(h, f'{sc}/sub{n}/bn{n}')
-            h = self.conv(h, f'{sc}/sub{n}/conv{n}/w', s if n == 1 else 1)
-        return h
-    def shortcut(self, h, sc, cin, cout, s):                  # _possible_(bottleneck_)downsample
-        if self.bott: return self.conv(h, f'{sc}/project/w', s) if s > 1 or cin != cout else h
-        if s > 1: h = self.tf.nn.avg_pool2d(h, s, s, 'VALID')
-        return self.tf.pad(h, [[0, 0], [0, 0], [0, 0], [(cout - cin) // 2] * 2]) if cin < cout else h
-    def unit(self, h, u, cin, cout, s, preact):
-        if self.cfg.arch == 'resnet': return self.branch(h, u, s, preact) + self.shortcut(h, u, cin, cout, s)
-        x1, x2 = h[..., :cin // 2], h[..., cin // 2:]
-        d = lambda x, k: self.shortcut(x, f'{u}/{k}_bottleneck' if self.bott else u, cin // 2, cout // 2, s)
-        y1 = d(x1, 'x1') + self.branch(x2, f'{u}/f', s, preact)
-        y2 = d(x2, 'x2') + self.branch(y1, f'{u}/g', 1, True)
-        return self.tf.concat([y1, y2], 3)
-    def __call__(self, x):
-        c, tf, w = self.cfg, self.tf, self.cfg.widths
-        h = self.bn_relu(self.conv(tf.constant(x.astype(self.dt)), STEM, c.init_stride), 'init/init_bn')
-        if c.init_max_pool: h = tf.nn.max_pool2d(h, 3, 2, 'SAME')
-        for s, (n, stride) in enumerate(zip(c.units, c.strides)):
-            for i in range(n):
-                cin, st = (w[s], stride) if i == 0 else (w[s + 1], 1)
-                h = self.unit(h, f'unit_{s + 1}_{i}', cin, w[s + 1], st, (s, i) != (0, 0))
-        h = tf.reduce_mean(self.bn_relu(h, 'unit_last/final_bn'), [1, 2])
-        return (tf.matmul(h, self.v('logit/w')) + self.v('logit/b')).numpy()
+    def bn_relu(self, h, n):                                    # nnlib.batch_norm at evaluation, then ReLU
+        v = lambda k: self.v(f'{n}/{k}')
+        h = self.tf.nn.batch_normalization(h, v('ema_mean'), v('ema_var'), v('beta'), v('gamma'), 1e-3)
+        return self.tf.nn.relu(h)
 
 # %% ../nbs/09_pretrained.ipynb #p9c00048
+def tf_branch(g: TFOps, h, sc: str, s: int, preact: bool, bott: bool):
+    "_residual_inner / _bottleneck_residual_inner: [BN-ReLU-]conv, then BN-ReLU-conv once or twice; stride on conv 1."
+    for n in range(1, 4 if bott else 3):
+        if n > 1 or preact: h = g.bn_relu(h, f'{sc}/sub{n}/bn{n}')
+        h = g.conv(h, f'{sc}/sub{n}/conv{n}/w', s if n == 1 else 1)
+    return h
+
+def tf_shortcut(g: TFOps, h, sc: str, cin: int, cout: int, s: int, bott: bool):
+    "_possible_bottleneck_downsample (1x1 projection) / _possible_downsample (VALID average pool, zero channels)."
+    if bott: return g.conv(h, f'{sc}/project/w', s) if s > 1 or cin != cout else h
+    if s > 1: h = g.tf.nn.avg_pool2d(h, s, s, 'VALID')
+    return g.tf.pad(h, [[0, 0], [0, 0], [0, 0], [(cout - cin) // 2] * 2]) if cin < cout else h
+
+# %% ../nbs/09_pretrained.ipynb #p9c00049
+def tf_unit(g: TFOps, cfg: ModelConfig, h, u: str, cin: int, cout: int, s: int, preact: bool):
+    "One official unit: ResNet `branch + shortcut`; RevNet y1 = D(x1) + F(x2), y2 = D(x2) + G(y1) on channel halves."
+    bott = cfg.block == 'bottleneck'
+    if cfg.arch == 'resnet': return tf_branch(g, h, u, s, preact, bott) + tf_shortcut(g, h, u, cin, cout, s, bott)
+    d = lambda x, k: tf_shortcut(g, x, f'{u}/{k}_bottleneck' if bott else u, cin // 2, cout // 2, s, bott)
+    x1, x2 = h[..., :cin // 2], h[..., cin // 2:]
+    y1 = d(x1, 'x1') + tf_branch(g, x2, f'{u}/f', s, preact, bott)
+    y2 = d(x2, 'x2') + tf_branch(g, y1, f'{u}/g', 1, True, bott)
+    return g.tf.concat([y1, y2], 3)
+
+# %% ../nbs/09_pretrained.ipynb #p9c00050
 def official_logits(variables: dict, cfg: ModelConfig, x: np.ndarray, dtype=np.float32) -> np.ndarray:
     "Official graph's logits for images `x` (N,H,W,C, as the official pipeline feeds them) from checkpoint `variables`."
-    return OfficialGraph(split_variables(variables)[0], cfg, dtype)(x)
+    g, w = TFOps(split_variables(variables)[0], dtype), cfg.widths
+    h = g.bn_relu(g.conv(g.tf.constant(x.astype(dtype)), STEM, cfg.init_stride), 'init/init_bn')
+    if cfg.init_max_pool: h = g.tf.nn.max_pool2d(h, 3, 2, 'SAME')
+    for s, (n, stride) in enumerate(zip(cfg.units, cfg.strides)):          # build_inference_network's loop
+        for i in range(n):
+            cin, st = (w[s], stride) if i == 0 else (w[s + 1], 1)
+            h = tf_unit(g, cfg, h, f'unit_{s + 1}_{i}', cin, w[s + 1], st, (s, i) != (0, 0))
+    h = g.tf.reduce_mean(g.bn_relu(h, 'unit_last/final_bn'), [1, 2])
+    return (g.tf.matmul(h, g.v('logit/w')) + g.v('logit/b')).numpy()
 
+# %% ../nbs/09_pretrained.ipynb #p9c00051
 def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
     "Logits of a converted `model` for the same official-pipeline images `x` (N,H,W,C), fed as revnet's pipeline would."
     p = next(model.parameters())
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).to(p.dtype) / INPUT_SCALE[model.config.family]
     with torch.no_grad(): return model.eval()(xt).numpy()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00050
+# %% ../nbs/09_pretrained.ipynb #p9c00053
 def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0,
             dtype=np.float32) -> dict:
     "Max abs and relative logit difference, official graph (TensorFlow) vs converted `model`, on random images."
@@ -338,7 +345,7 @@ def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int 
     return dict(max_abs=float(d), max_rel=float(d / np.abs(tf_out).max()), logit_scale=float(np.abs(tf_out).max()),
                 same_top1=bool((tf_out.argmax(1) == pt_out.argmax(1)).all()))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00059
+# %% ../nbs/09_pretrained.ipynb #p9c00062
 def write_checkpoint(variables: dict, prefix) -> str:
     "Save `variables` (name -> array) as a TensorFlow checkpoint `prefix` (.index + .data files); returns the prefix."
     tf = _tf(); Path(prefix).parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +354,7 @@ def write_checkpoint(variables: dict, prefix) -> str:
                       tensors=[tf.constant(variables[n]) for n in names])
     return str(prefix)
 
-# %% ../nbs/09_pretrained.ipynb #p9c00062
+# %% ../nbs/09_pretrained.ipynb #p9c00065
 def convert(path, out='model.pt', model: str | ModelConfig | None = None, check: bool = True, log=print) -> dict:
     "Convert the official checkpoint at `path` (tarball, folder or prefix) into model file `out`; returns a report."
     from revnet.train import save_model
@@ -365,7 +372,7 @@ def convert(path, out='model.pt', model: str | ModelConfig | None = None, check:
     log(f"wrote {out}; it expects {rep['preprocessing']}")
     return rep
 
-# %% ../nbs/09_pretrained.ipynb #p9c00063
+# %% ../nbs/09_pretrained.ipynb #p9c00066
 def convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-convert', description="Convert an official TensorFlow RevNet/ResNet "
                                 "checkpoint (e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
@@ -377,6 +384,7 @@ def convert_parser() -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
+# %% ../nbs/09_pretrained.ipynb #p9c00067
 def _convert_cli(argv=None):
     a = convert_parser().parse_args(argv)
     if a.download: a.path = download(dest=a.download)
@@ -388,7 +396,7 @@ def main(argv=None):
     "`revnet-convert PATH`: see `convert_parser`."
     sys.exit(run_command(_convert_cli, argv, 'revnet-convert'))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00069
+# %% ../nbs/09_pretrained.ipynb #p9c00073
 def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, float]]]:
     "Top-`k` (class name, probability) for uint8 HWC `images`, through revnet's ImageNet evaluation transform."
     from revnet.data import imagenet_transform
@@ -398,7 +406,7 @@ def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, f
     with torch.no_grad(): p = model.eval()(x).softmax(1)
     return [[(names[j], round(float(q), 3)) for q, j in zip(*r.topk(k))] for r in p]
 
-# %% ../nbs/09_pretrained.ipynb #p9c00072
+# %% ../nbs/09_pretrained.ipynb #p9c00076
 def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, workers: int = 0) -> dict:
     "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s eval split."
     from torch.utils.data import DataLoader
