@@ -592,10 +592,19 @@ def main(argv=None) -> int:
 def eval_cli(argv=None) -> dict:
     "`revnet-eval --id ID`: print top-1/top-5 error of a run's final weights (or of --checkpoint) on its test split; save eval.json."
     p = argparse.ArgumentParser(prog='revnet-eval', description="Evaluate a run's weights on its dataset's test split.")
-    p.add_argument('--id', required=True); p.add_argument('--checkpoint', help='a model.pt, or a checkpoint folder of the run')
+    p.add_argument('--id', help='the run (omit it for a model file with no run folder: --checkpoint FILE --dataset NAME)')
+    p.add_argument('--checkpoint', help='a model.pt, or a checkpoint folder of the run')
+    p.add_argument('--dataset', choices=DATASETS, help='without --id: the dataset to evaluate --checkpoint on')
     p.add_argument('--output-dir', default='runs'); p.add_argument('--data-dir'); p.add_argument('--batch-size', type=int)
     p.add_argument('--workers', type=int); p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = p.parse_args(argv)
+    if a.id is None:                                  # a model file with no run folder, e.g. converted official weights
+        if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
+        from revnet.pretrained import evaluate_file
+        res = evaluate_file(a.checkpoint, a.dataset, a.data_dir, a.batch_size or 100, a.workers or 0)
+        PartialState().print(f"{a.checkpoint}: top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
+                             f"on {res['n']} {a.dataset} images", flush=True)
+        return res
     res = evaluate_run(a.id, a.checkpoint, a.output_dir, a.data_dir, a.batch_size, a.workers, write=False)
     st, dest = PartialState(), Path(a.output_dir) / a.id / 'eval.json'
     st.print(f"{a.id} ({res['checkpoint']}): top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
