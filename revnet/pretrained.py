@@ -20,7 +20,7 @@ __all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSI
            'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits', 'compare', 'write_checkpoint', 'convert',
            'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
 
-# %% ../nbs/09_pretrained.ipynb #p9c00007
+# %% ../nbs/09_pretrained.ipynb #p9c00008
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
 
 class ConversionError(ValueError):
@@ -39,7 +39,7 @@ def download(url: str = OFFICIAL_URL, dest='.', timeout: float = 30) -> Path:
     os.replace(tmp, out)
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00011
+# %% ../nbs/09_pretrained.ipynb #p9c00012
 def extract(tarball, dest=None) -> Path:
     "Unpack `tarball` into `dest` (default: a folder named after it, next to it); a damaged file is one clear error."
     tarball = Path(tarball)
@@ -56,7 +56,7 @@ def extract(tarball, dest=None) -> Path:
     os.replace(tmp, dest)
     return dest
 
-# %% ../nbs/09_pretrained.ipynb #p9c00012
+# %% ../nbs/09_pretrained.ipynb #p9c00013
 def _step(prefix: str) -> int:
     m = re.search(r'-(\d+)$', prefix); return int(m.group(1)) if m else -1
 
@@ -74,7 +74,7 @@ def find_checkpoint(path) -> str:
     raise ConversionError(f"{p} {what}: give the revnet-104.tar.gz tarball, its folder, "
                           "or a prefix like .../model.ckpt-NNN")
 
-# %% ../nbs/09_pretrained.ipynb #p9c00016
+# %% ../nbs/09_pretrained.ipynb #p9c00017
 def _tf():
     "TensorFlow, or one clear line on how to install it."
     try: import tensorflow as tf
@@ -92,7 +92,7 @@ def read_checkpoint(prefix: str) -> dict:
         raise ConversionError(f"cannot read TensorFlow checkpoint {prefix}: {msg}") from None
     return {k: r.get_tensor(k) for k in sorted(r.get_variable_to_shape_map())}
 
-# %% ../nbs/09_pretrained.ipynb #p9c00018
+# %% ../nbs/09_pretrained.ipynb #p9c00019
 STEM = 'init/init_conv/w'
 TRAINING_STATE = ('global_step', 'learn_rate')
 
@@ -108,7 +108,7 @@ def split_variables(variables: dict) -> tuple[dict, dict]:
         else: weights[canonical_name(k[len(scope):]) if k.startswith(scope) else k] = v   # the rest: used, or reported
     return weights, state
 
-# %% ../nbs/09_pretrained.ipynb #p9c00020
+# %% ../nbs/09_pretrained.ipynb #p9c00021
 _CONTRIB = {'beta': 'beta', 'gamma': 'gamma', 'moving_mean': 'ema_mean', 'moving_variance': 'ema_var'}
 
 def canonical_name(n: str) -> str:
@@ -119,7 +119,7 @@ def canonical_name(n: str) -> str:
     bn = {'init': 'init/init_bn', 'unit_last': 'unit_last/final_bn'}.get(scope) or (sub and f'{scope}/bn{sub.group(1)}')
     return f'{bn}/{_CONTRIB[v]}' if bn else n
 
-# %% ../nbs/09_pretrained.ipynb #p9c00023
+# %% ../nbs/09_pretrained.ipynb #p9c00024
 def _bn_vars(scope: str, c: int) -> dict:
     return {f'{scope}/{v}': (c,) for v in ('beta', 'gamma', 'ema_mean', 'ema_var')}
 
@@ -132,7 +132,7 @@ def _branch_vars(scope: str, block: str, cin: int, cout: int, preact: bool) -> d
         out[f'{scope}/sub{n}/conv{n}/w'] = (k, k, chans[n - 1], chans[n])
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00024
+# %% ../nbs/09_pretrained.ipynb #p9c00025
 def official_variables(cfg: ModelConfig) -> dict:
     "{name (without scope): shape} of the model variables the official code creates for `cfg`."
     w, bott, rev = cfg.widths, cfg.block == 'bottleneck', cfg.arch == 'revnet'
@@ -149,7 +149,7 @@ def official_variables(cfg: ModelConfig) -> dict:
     out.update(_bn_vars('unit_last/final_bn', w[-1]))
     return {**out, 'logit/w': (w[-1], cfg.num_classes), 'logit/b': (cfg.num_classes,)}
 
-# %% ../nbs/09_pretrained.ipynb #p9c00028
+# %% ../nbs/09_pretrained.ipynb #p9c00029
 def describe(shapes: dict) -> dict:
     "Architecture fields read off official variable shapes: arch, block, units, filters, stem, classes."
     try:
@@ -168,7 +168,7 @@ def describe(shapes: dict) -> dict:
         raise ConversionError(f"the variables do not describe an official RevNet/ResNet (no {e}): "
                               "not a checkpoint of the official code") from None
 
-# %% ../nbs/09_pretrained.ipynb #p9c00029
+# %% ../nbs/09_pretrained.ipynb #p9c00030
 _ARCH = ('arch', 'block', 'units', 'filters', 'init_filter', 'in_chans')
 
 def identify(shapes: dict) -> ModelConfig:
@@ -182,7 +182,7 @@ def identify(shapes: dict) -> ModelConfig:
                               f"(registered: {', '.join(list_models())}); pass --model NAME to try one of them")
     return replace(hits[0], num_classes=d['num_classes'])
 
-# %% ../nbs/09_pretrained.ipynb #p9c00033
+# %% ../nbs/09_pretrained.ipynb #p9c00034
 def _bn_names(pt: str, tf: str) -> dict:
     return {f'{pt}.weight': f'{tf}/gamma', f'{pt}.bias': f'{tf}/beta', f'{pt}.running_mean': f'{tf}/ema_mean',
             f'{pt}.running_var': f'{tf}/ema_var'}
@@ -194,7 +194,7 @@ def _branch_names(pt: str, tf: str, branch: nn.Sequential) -> dict:
         elif isinstance(m, nn.Conv2d): out[f'{pt}.{i}.weight'] = f'{tf}/sub{n}/conv{n}/w'; n += 1
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00034
+# %% ../nbs/09_pretrained.ipynb #p9c00035
 def tf_names(model: RevResNet) -> dict:
     "{state_dict key: official variable name (without scope)} for every parameter and BN statistic of `model`."
     out = {'stem.0.weight': STEM, **_bn_names('stem.1', 'init/init_bn'), **_bn_names('norm.0', 'unit_last/final_bn'),
@@ -215,7 +215,7 @@ def tf_names(model: RevResNet) -> dict:
                 out[f'stages.{s}.down.{k}.weight'] = f'unit_{s + 1}_0/x{k[1]}_bottleneck/project/w'
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00038
+# %% ../nbs/09_pretrained.ipynb #p9c00039
 INPUT_SCALE = {'cifar': 255.0, 'imagenet': 1.0}   # official input = INPUT_SCALE * revnet input
 PREPROCESSING = {'cifar': "revnet's CIFAR pipeline: x / 255 minus the per-pixel mean of the training images",
                  'imagenet': "revnet's ImageNet evaluation: 87.5% central crop, resize to 224, (x - 0.5) / 0.5"}
@@ -228,7 +228,7 @@ def to_torch(key: str, a: np.ndarray, cfg: ModelConfig, dtype=torch.float32) -> 
     if key == 'stem.0.weight': t = t * INPUT_SCALE[cfg.family]
     return t.contiguous()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00040
+# %% ../nbs/09_pretrained.ipynb #p9c00041
 def _few(xs, n=4) -> str: return ', '.join(map(str, xs[:n])) + (f' ... ({len(xs)} in all)' if len(xs) > n else '')
 
 def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
@@ -242,7 +242,7 @@ def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
     problems = [f'{len(x)} {what}: {_few(x)}' for x, what in found if x]
     if problems: raise ConversionError(f"checkpoint does not match {cfg.name}: " + '; '.join(problems))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00041
+# %% ../nbs/09_pretrained.ipynb #p9c00042
 def convert_variables(variables: dict, model: str | ModelConfig | None = None, dtype=torch.float32
                       ) -> tuple[RevResNet, dict]:
     "(revnet model, report) from the official checkpoint `variables` (name -> array); `model` overrides identification."
@@ -260,7 +260,7 @@ def convert_variables(variables: dict, model: str | ModelConfig | None = None, d
                   filled=len(names), unfilled_counters=len(sd) - len(names), preprocessing=PREPROCESSING[cfg.family])
     return m, report
 
-# %% ../nbs/09_pretrained.ipynb #p9c00043
+# %% ../nbs/09_pretrained.ipynb #p9c00044
 def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', training_state: bool = True) -> dict:
     "Official-looking checkpoint variables for `cfg` with random, non-trivial values (float32)."
     rng, out = np.random.default_rng(seed), {}
@@ -277,7 +277,7 @@ def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', tra
         out.update({'global_step': np.array(600_000, np.int64), scope + 'learn_rate': np.array(1e-4, np.float32)})
     return out
 
-# %% ../nbs/09_pretrained.ipynb #p9c00047
+# %% ../nbs/09_pretrained.ipynb #p9c00048
 class TFOps:
     "The TensorFlow ops of the official graph, on checkpoint variables `w` (names without scope) cast to `dtype`."
     def __init__(self, w: dict, dtype=np.float32): self.tf, self.w, self.dt = _tf(), w, dtype
@@ -288,7 +288,7 @@ class TFOps:
         h = self.tf.nn.batch_normalization(h, v('ema_mean'), v('ema_var'), v('beta'), v('gamma'), 1e-3)
         return self.tf.nn.relu(h)
 
-# %% ../nbs/09_pretrained.ipynb #p9c00048
+# %% ../nbs/09_pretrained.ipynb #p9c00049
 def tf_branch(g: TFOps, h, sc: str, s: int, preact: bool, bott: bool):
     "_residual_inner / _bottleneck_residual_inner: [BN-ReLU-]conv, then BN-ReLU-conv once or twice; stride on conv 1."
     for n in range(1, 4 if bott else 3):
@@ -302,7 +302,7 @@ def tf_shortcut(g: TFOps, h, sc: str, cin: int, cout: int, s: int, bott: bool):
     if s > 1: h = g.tf.nn.avg_pool2d(h, s, s, 'VALID')
     return g.tf.pad(h, [[0, 0], [0, 0], [0, 0], [(cout - cin) // 2] * 2]) if cin < cout else h
 
-# %% ../nbs/09_pretrained.ipynb #p9c00049
+# %% ../nbs/09_pretrained.ipynb #p9c00050
 def tf_unit(g: TFOps, cfg: ModelConfig, h, u: str, cin: int, cout: int, s: int, preact: bool):
     "One official unit: ResNet `branch + shortcut`; RevNet y1 = D(x1) + F(x2), y2 = D(x2) + G(y1) on channel halves."
     bott = cfg.block == 'bottleneck'
@@ -313,7 +313,7 @@ def tf_unit(g: TFOps, cfg: ModelConfig, h, u: str, cin: int, cout: int, s: int, 
     y2 = d(x2, 'x2') + tf_branch(g, y1, f'{u}/g', 1, True, bott)
     return g.tf.concat([y1, y2], 3)
 
-# %% ../nbs/09_pretrained.ipynb #p9c00050
+# %% ../nbs/09_pretrained.ipynb #p9c00051
 def official_logits(variables: dict, cfg: ModelConfig, x: np.ndarray, dtype=np.float32) -> np.ndarray:
     "Official graph's logits for images `x` (N,H,W,C, as the official pipeline feeds them) from checkpoint `variables`."
     g, w = TFOps(split_variables(variables)[0], dtype), cfg.widths
@@ -326,14 +326,14 @@ def official_logits(variables: dict, cfg: ModelConfig, x: np.ndarray, dtype=np.f
     h = g.tf.reduce_mean(g.bn_relu(h, 'unit_last/final_bn'), [1, 2])
     return (g.tf.matmul(h, g.v('logit/w')) + g.v('logit/b')).numpy()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00051
+# %% ../nbs/09_pretrained.ipynb #p9c00052
 def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
     "Logits of a converted `model` for the same official-pipeline images `x` (N,H,W,C), fed as revnet's pipeline would."
     p = next(model.parameters())
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).to(p.dtype) / INPUT_SCALE[model.config.family]
     with torch.no_grad(): return model.eval()(xt).numpy()
 
-# %% ../nbs/09_pretrained.ipynb #p9c00053
+# %% ../nbs/09_pretrained.ipynb #p9c00054
 def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0,
             dtype=np.float32) -> dict:
     "Max abs and relative logit difference, official graph (TensorFlow) vs converted `model`, on random images."
@@ -345,7 +345,7 @@ def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int 
     return dict(max_abs=float(d), max_rel=float(d / np.abs(tf_out).max()), logit_scale=float(np.abs(tf_out).max()),
                 same_top1=bool((tf_out.argmax(1) == pt_out.argmax(1)).all()))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00062
+# %% ../nbs/09_pretrained.ipynb #p9c00063
 def write_checkpoint(variables: dict, prefix) -> str:
     "Save `variables` (name -> array) as a TensorFlow checkpoint `prefix` (.index + .data files); returns the prefix."
     tf = _tf(); Path(prefix).parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +354,7 @@ def write_checkpoint(variables: dict, prefix) -> str:
                       tensors=[tf.constant(variables[n]) for n in names])
     return str(prefix)
 
-# %% ../nbs/09_pretrained.ipynb #p9c00065
+# %% ../nbs/09_pretrained.ipynb #p9c00066
 def convert(path, out='model.pt', model: str | ModelConfig | None = None, check: bool = True, log=print) -> dict:
     "Convert the official checkpoint at `path` (tarball, folder or prefix) into model file `out`; returns a report."
     from revnet.train import save_model
@@ -372,7 +372,7 @@ def convert(path, out='model.pt', model: str | ModelConfig | None = None, check:
     log(f"wrote {out}; it expects {rep['preprocessing']}")
     return rep
 
-# %% ../nbs/09_pretrained.ipynb #p9c00066
+# %% ../nbs/09_pretrained.ipynb #p9c00067
 def convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-convert', description="Convert an official TensorFlow RevNet/ResNet "
                                 "checkpoint (e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
@@ -384,7 +384,7 @@ def convert_parser() -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
-# %% ../nbs/09_pretrained.ipynb #p9c00067
+# %% ../nbs/09_pretrained.ipynb #p9c00068
 def _convert_cli(argv=None):
     a = convert_parser().parse_args(argv)
     if a.download: a.path = download(dest=a.download)
@@ -396,7 +396,7 @@ def main(argv=None):
     "`revnet-convert PATH`: see `convert_parser`."
     sys.exit(run_command(_convert_cli, argv, 'revnet-convert'))
 
-# %% ../nbs/09_pretrained.ipynb #p9c00073
+# %% ../nbs/09_pretrained.ipynb #p9c00074
 def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, float]]]:
     "Top-`k` (class name, probability) for uint8 HWC `images`, through revnet's ImageNet evaluation transform."
     from revnet.data import imagenet_transform
@@ -406,7 +406,7 @@ def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, f
     with torch.no_grad(): p = model.eval()(x).softmax(1)
     return [[(names[j], round(float(q), 3)) for q, j in zip(*r.topk(k))] for r in p]
 
-# %% ../nbs/09_pretrained.ipynb #p9c00076
+# %% ../nbs/09_pretrained.ipynb #p9c00077
 def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, workers: int = 0) -> dict:
     "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s eval split."
     from torch.utils.data import DataLoader
