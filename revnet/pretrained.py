@@ -14,11 +14,11 @@ from .models import ModelConfig, MODEL_CONFIGS, RevResNet, create_model, list_mo
 from .core import run_command
 
 # %% auto #0
-__all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'ConversionError', 'download', 'extract',
-           'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name', 'official_variables', 'describe',
-           'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'TFOps', 'tf_branch',
-           'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits', 'compare', 'write_checkpoint', 'convert',
-           'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
+__all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'MAX_REL', 'ConversionError', 'download',
+           'extract', 'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name', 'official_variables',
+           'describe', 'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'TFOps',
+           'tf_branch', 'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits', 'compare', 'write_checkpoint',
+           'convert', 'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00008
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -334,6 +334,8 @@ def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
     with torch.no_grad(): return model.eval()(xt).numpy()
 
 # %% ../nbs/09_pretrained.ipynb #p9c00054
+MAX_REL = 1e-5   # float32 round-off, with margin: the conversions below differ by at most 2e-6 of the largest logit
+
 def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0,
             dtype=np.float32) -> dict:
     "Max abs and relative logit difference, official graph (TensorFlow) vs converted `model`, on random images."
@@ -365,9 +367,12 @@ def convert(path, out='model.pt', model: str | ModelConfig | None = None, check:
         f"and BatchNorm statistic filled; {rep['training_state']} training-state variables (step, learning rate, "
         "optimizer) ignored")
     if check:
-        rep['check'] = compare(variables, m)
-        log(f"TensorFlow vs revnet logits on random images: max abs diff {rep['check']['max_abs']:.2e}, "
-            f"relative {rep['check']['max_rel']:.2e}")
+        rep['check'] = c = compare(variables, m)
+        log(f"TensorFlow vs revnet logits on random images: max abs diff {c['max_abs']:.2e}, "
+            f"relative {c['max_rel']:.2e}")
+        if not c['max_rel'] < MAX_REL:
+            raise ConversionError(f"the converted logits differ from TensorFlow's by {c['max_rel']:.1e} of the largest "
+                                  f"(more than {MAX_REL}): {out} not written")
     save_model(out, m, source=str(prefix), converted_by='revnet.pretrained', report=rep)
     log(f"wrote {out}; it expects {rep['preprocessing']}")
     return rep
