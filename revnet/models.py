@@ -16,8 +16,8 @@ from .core import retained_memory
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit', 'rev_unit', 'ResStage',
            'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d', 'use_tf_padding', 'RevResNet',
-           'reconstruct', 'list_models', 'model_config', 'create_model', 'TrainConfig', 'get_train_config',
-           'param_groups', 'count_params', 'param_table', 'show_param_table', 'mode_grad_errors', 'train_step_state',
+           'list_models', 'model_config', 'create_model', 'TrainConfig', 'get_train_config', 'param_groups',
+           'count_params', 'param_table', 'show_param_table', 'mode_grad_errors', 'train_step_state',
            'reconstruction_errors', 'memory_table', 'show_memory_table', 'plot_memory_table', 'boundary_bytes']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
@@ -202,7 +202,20 @@ def use_tf_padding(model: nn.Module) -> nn.Module:
                 setattr(mod, name, TFSameMaxPool2d(ch.kernel_size, ch.stride))
     return model
 
-# %% ../nbs/02_models.ipynb #5b022a46
+# %% ../nbs/02_models.ipynb #c37e735e
+def _official_init(model: nn.Module):
+    "Official initialisation of every conv, BN and the FC layer of `model`."
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels
+            std = math.sqrt(2.0 / k)
+            nn.init.trunc_normal_(mod.weight, 0.0, std, -2 * std, 2 * std)
+        elif isinstance(mod, nn.BatchNorm2d): nn.init.ones_(mod.weight); nn.init.zeros_(mod.bias)
+        elif isinstance(mod, nn.Linear):
+            b = math.sqrt(3.0 / mod.in_features)
+            nn.init.uniform_(mod.weight, -b, b); nn.init.zeros_(mod.bias)
+
+# %% ../nbs/02_models.ipynb #78b888b6
 class RevResNet(nn.Module):
     "A pre-activation ResNet or RevNet built from a `ModelConfig`; `mode` chosen per stage (see `set_mode`)."
     def __init__(self, cfg: ModelConfig):
@@ -232,42 +245,24 @@ class RevResNet(nn.Module):
         return self.norm(x)
     def forward_head(self, x): return self.fc(x.mean((2, 3)))
     def forward(self, x): return self.forward_head(self.forward_features(x))
+    def reset_parameters(self): _official_init(self)
 
-# %% ../nbs/02_models.ipynb #d286fda7
-def _reset_parameters(self: RevResNet):
-    "Official initialisation of every conv, BN and the FC layer."
-    for mod in self.modules():
-        if isinstance(mod, nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels
-            std = math.sqrt(2.0 / k)
-            nn.init.trunc_normal_(mod.weight, 0.0, std, -2 * std, 2 * std)
-        elif isinstance(mod, nn.BatchNorm2d): nn.init.ones_(mod.weight); nn.init.zeros_(mod.bias)
-        elif isinstance(mod, nn.Linear):
-            b = math.sqrt(3.0 / mod.in_features)
-            nn.init.uniform_(mod.weight, -b, b); nn.init.zeros_(mod.bias)
+    @property
+    def mode(self): return self.stages[0].mode
+    @mode.setter
+    def mode(self, mode): set_mode(self, mode); self.config.mode = mode
 
-RevResNet.reset_parameters = _reset_parameters
-
-# %% ../nbs/02_models.ipynb #cf7e9aaa
-def _get_mode(self: RevResNet): return self.stages[0].mode
-def _set_mode(self: RevResNet, mode):
-    set_mode(self, mode); self.config.mode = mode
-
-RevResNet.mode = property(_get_mode, _set_mode)
-
-@torch.no_grad()
-def reconstruct(self: RevResNet, x):
-    "[(input, reconstructed input)] of each RevNet stage's reversible sequence, from one forward of `x` (no statistics updated)."
-    if self.config.arch != 'revnet': raise ValueError(f"{self.config.name} is not a RevNet: it has no invertible stages to reconstruct")
-    out = []
-    with frozen_bn_stats(self):
-        x = self.stem(x)
-        for s in self.stages:
-            h = s.down(x); x = s.blocks(h)
-            out.append((h, s.inverse(x)))
-    return out
-
-RevResNet.reconstruct = reconstruct
+    @torch.no_grad()
+    def reconstruct(self, x):
+        "[(input, reconstructed input)] of each RevNet stage's reversible sequence, from one forward of `x` (no state changed)."
+        if self.config.arch != 'revnet': raise ValueError(f"{self.config.name} is not a RevNet: it has no invertible stages to reconstruct")
+        out = []
+        with frozen_bn_stats(self):
+            x = self.stem(x)
+            for s in self.stages:
+                h = s.down(x); x = s.blocks(h)
+                out.append((h, s.inverse(x)))
+        return out
 
 # %% ../nbs/02_models.ipynb #86503286
 def list_models(family: str | None = None) -> list[str]:
