@@ -45,8 +45,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires=">=" + min_python,
     install_requires=reqs("requirements"),
-    extras_require={"dev": reqs("dev_requirements"), "bench": reqs("bench_requirements"),
-                    "convert": reqs("convert_requirements")},
+    extras_require={k[:-len("_requirements")]: reqs(k) for k in cfg if k.endswith("_requirements") and k != "requirements"},
     entry_points={
         "console_scripts": cfg.get("console_scripts", "").split("\n"),
         "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

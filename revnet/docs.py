@@ -6,12 +6,13 @@
 from __future__ import annotations
 import argparse, ast, json, os, re, shutil, subprocess, sys, tempfile, textwrap, time, urllib.parse, warnings
 from configparser import ConfigParser
+from html import unescape as _unescape
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['CHROMIUM_HELP', 'repo_root', 'readme_from_index', 'run_notebook', 'doc_notebooks', 'proc_nb', 'to_nbconvert',
-           'build_docs', 'local_refs', 'find_chromium', 'require_chromium', 'chromium', 'screenshot_stats',
-           'check_page', 'main']
+           'build_docs', 'render_math', 'raw_math', 'local_refs', 'find_chromium', 'require_chromium', 'chromium',
+           'screenshot_stats', 'check_page', 'docs_cli', 'main']
 
 # %% ../nbs/08_docs.ipynb #4cc5f668
 def repo_root(start=None) -> Path:
@@ -71,7 +72,7 @@ def doc_notebooks(nbs_path) -> list[Path]:
 # %% ../nbs/08_docs.ipynb #a4568d18
 def _only_imports(trees): return all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees)
 
-def _mk_exec_doc_cells():
+def _mk_exec_doc_cells(notes: list):
     from nbdev import processors as P
     class exec_doc_cells(P.exec_show_docs):
         "nbdev's `exec_show_docs`, but a cell mixing imports and other code is skipped with a message."
@@ -79,23 +80,25 @@ def _mk_exec_doc_cells():
             if (cell.cell_type == 'code' and cell.source and not (cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'})
                 and cell.parsed_() and not _only_imports(cell.parsed_()) and P._do_eval(cell) and not P._show_docs(cell.parsed_())):
                 first = cell.source.splitlines()[0]
-                return print(f'docs: {Path(self.nb.path_).name}: not run for the docs, a cell that mixes imports with other code '
-                             f'(split the imports into a cell of their own): {first[:60]!r}', file=sys.stderr)
+                return notes.append(f'docs: {Path(self.nb.path_).name}: not run for the docs, a cell that mixes imports with other code '
+                                    f'(split the imports into a cell of their own): {first[:60]!r}')
             return super().__call__(cell)
     return exec_doc_cells
 
 # %% ../nbs/08_docs.ipynb #c2fae4d9
-def proc_nb(path):
+def proc_nb(path, verbose: bool = False):
     "Notebook `path` after nbdev's docs processing (show_doc added and run, hidden and exported cells removed, frontmatter)."
     from execnb.nbio import read_nb
     from nbdev import processors as P
-    exec_doc_cells = _mk_exec_doc_cells()
+    notes = []
+    exec_doc_cells = _mk_exec_doc_cells(notes)
     class _Procs(P.FilterDefaults):
         def base_procs(self): return [exec_doc_cells if p is P.exec_show_docs else p for p in super().base_procs()]
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Found cells containing imports')  # nbdev's, for the cells skipped above
         nb = read_nb(path)
         _Procs()(nb)
+    if verbose: print(*notes, sep='\n', file=sys.stderr)
     return nb
 
 # %% ../nbs/08_docs.ipynb #62b36769
@@ -148,6 +151,7 @@ main { max-width: 60rem; padding: 1rem 2rem; }
 .jp-RenderedMarkdown blockquote { font-size: 120%; opacity: .75; border-left: none; font-style: italic; }
 </style>{% endblock extra_css %}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {% block body_header %}{{ super() }}
 <nav class="revnet-nav" aria-label="pages"><a class="site" href="{{ resources.nav_pages[0][0] }}">{{ resources.site_title }}</a><ol>
 {% for href, title in resources.nav_pages %}<li><a href="{{ href }}"{% if href == resources.page %} class="current"{% endif %}>{{ title }}</a></li>
@@ -165,7 +169,7 @@ def _exporter():
     return HTMLExporter(config=c, extra_loaders=[DictLoader({'revnet.html.j2': _TEMPLATE})], template_file='revnet.html.j2')
 
 # %% ../nbs/08_docs.ipynb #afb3b825
-def build_docs(nbs_path=None, dest=None, quiet=False) -> list[Path]:
+def build_docs(nbs_path=None, dest=None, quiet=False, verbose=False) -> list[Path]:
     "Build the HTML site of the notebooks in `nbs_path` (default `nbs/`) into `dest` (default `_docs/`); returns the pages."
     root = repo_root(nbs_path)
     nbs_path, dest = Path(nbs_path or root / 'nbs').resolve(), Path(dest or root / '_docs').resolve()
@@ -173,7 +177,7 @@ def build_docs(nbs_path=None, dest=None, quiet=False) -> list[Path]:
     cfg = ConfigParser(); cfg.read(root / 'settings.ini'); cfg = cfg['DEFAULT']
     site = cfg.get('doc_host', '').rstrip('/') + cfg.get('doc_baseurl', '').rstrip('/') + '/'
     cwd = Path.cwd(); os.chdir(root)                                         # nbdev reads settings.ini from here
-    try: procd = [proc_nb(p) for p in doc_notebooks(nbs_path)]
+    try: procd = [proc_nb(p, verbose) for p in doc_notebooks(nbs_path)]
     finally: os.chdir(cwd)
     hrefs = {Path(nb.path_).name: nb.frontmatter_.get('output-file') or re.sub(r'^\d+[a-z]?_', '', Path(nb.path_).stem) + '.html'
              for nb in procd}
@@ -189,9 +193,26 @@ def build_docs(nbs_path=None, dest=None, quiet=False) -> list[Path]:
                                                              unique_key=stem, output_files_dir=f'{stem}_files'))
         for name, data in res.get('outputs', {}).items():
             (dest / name).parent.mkdir(parents=True, exist_ok=True); (dest / name).write_bytes(data)
-        (dest / href).write_text(html); out.append(dest / href)
+        (dest / href).write_text(render_math(html)); out.append(dest / href)
         if not quiet: print(f'{dest.name}/{href}: {title}')
     return out
+
+# %% ../nbs/08_docs.ipynb #3c641602
+_VERBATIM = r'<(pre|code|script|style|textarea)\b[^>]*>.*?</\1\s*>'
+_TEX = re.compile(_VERBATIM + r'|\$\$(.+?)\$\$|\$(?![\s$])([^$<>]*?[^\s\\$])\$(?!\d)', re.S | re.I)
+
+def render_math(page: str) -> str:
+    "HTML `page` with its TeX formulas (`$...$`, `$$...$$`, outside code, pre, script and style) rendered to MathML."
+    from latex2mathml.converter import convert
+    def sub(m):
+        if m.group(1): return m.group(0)
+        tex, display = (m.group(2), 'block') if m.group(2) is not None else (m.group(3), 'inline')
+        return convert(_unescape(tex).strip(), display=display)
+    return _TEX.sub(sub, page)
+
+def raw_math(page: str) -> list[str]:
+    "TeX formulas left unrendered in the text of HTML `page`."
+    return [m.group(0) for m in _TEX.finditer(page) if not m.group(1)]
 
 # %% ../nbs/08_docs.ipynb #a71a861c
 def local_refs(html) -> dict:
@@ -251,25 +272,28 @@ def check_page(page, png=None, size=(1280, 1600)) -> dict:
     refs = local_refs(dom)
     missing = [r for r in refs['links'] + refs['images'] if not (page.parent / urllib.parse.unquote(r)).exists()]
     if missing: raise AssertionError(f'{page.name}: links or images that do not resolve: {missing}')
+    if raw := raw_math(dom): raise AssertionError(f'{page.name}: formulas shown as raw TeX: {raw[:5]}')
     api = [re.sub(r'<[^>]+>|¶', '', h).strip() for h in re.findall(r'<h3[^>]*>(.*?)</h3>', dom, re.S)]
-    res = dict(title=title.group(1).strip(), links=sorted(set(refs['links'])), images=refs['images'], api=api)
+    res = dict(title=title.group(1).strip(), links=sorted(set(refs['links'])), images=refs['images'], api=api, formulas=dom.count('<math'))
     if png:
         chromium(page.as_uri(), f'--screenshot={Path(png).resolve()}', f'--window-size={size[0]},{size[1]}')
         res['screenshot'] = screenshot_stats(png)
     return res
 
 # %% ../nbs/08_docs.ipynb #7dcb23ff
-def main(argv=None):
+def docs_cli(argv=None):
     "revnet-docs: `build` the HTML docs into _docs/, write README.md from nbs/index.ipynb (`readme`), or `run` notebooks in place."
-    ap = argparse.ArgumentParser(prog='revnet-docs', description=main.__doc__)
+    ap = argparse.ArgumentParser(prog='revnet-docs', description=docs_cli.__doc__)
     ap.add_argument('what', choices=['build', 'readme', 'run'])
     ap.add_argument('notebooks', nargs='*', help='for `run`: the notebooks to execute')
     ap.add_argument('--flags', default='slow', help='for `run`: space-separated test flags whose cells run (default: slow)')
     ap.add_argument('--dest', default=None, help='for `build`: output folder (default: _docs/ of the repository)')
+    ap.add_argument('--verbose', action='store_true', help="for `build`: notes for the notebooks' authors (cells not run for the docs)")
+    ap.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = ap.parse_args(argv)
     root = repo_root()
     if a.what == 'build':
-        t0 = time.time(); pages = build_docs(root / 'nbs', a.dest)
+        t0 = time.time(); pages = build_docs(root / 'nbs', a.dest, verbose=a.verbose)
         print(f'built {len(pages)} pages in {time.time() - t0:.1f} s; open {pages[0].as_uri()}')
     if a.what == 'readme':
         (root / 'README.md').write_text(readme_from_index(root / 'nbs/index.ipynb'))
@@ -277,4 +301,9 @@ def main(argv=None):
     for nb in a.notebooks if a.what == 'run' else []:
         run_notebook(nb, a.flags.split()); print(f'ran {nb}')
 
-if __name__ == '__main__' and '__file__' in globals(): main()
+def main(argv=None) -> int:
+    "`revnet-docs`: exit status 0 on success (`revnet.core.run_command`)."
+    from revnet.core import run_command
+    return run_command(docs_cli, argv, 'revnet-docs')
+
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

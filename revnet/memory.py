@@ -11,15 +11,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import retained_memory, peak_memory, train_step, Explorer  # peak_memory pins the mmap threshold on CPU
+from .core import retained_memory, peak_memory, train_step, Explorer, run_command  # peak_memory pins the mmap threshold on CPU
 from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
 
 # %% auto #0
 __all__ = ['CIFAR_MODELS', 'MiB', 'DTYPES', 'DEPTH_MODELS', 'model_modes', 'model_depth', 'build_model', 'state_bytes',
-           'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep', 'save_measurements', 'load_measurements', 'main',
-           'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch', 'plot_memory_vs_batch', 'check_largest_batch',
-           'plot_largest_batch', 'DepthFit', 'fit_depth', 'units_for_depth', 'plot_depth_budget', 'part_of',
-           'saved_by_part', 'memory_breakdown', 'plot_memory_breakdown', 'explore', 'memory_explorer']
+           'step_peak', 'MemoryRecord', 'measure', 'summary', 'sweep', 'save_measurements', 'load_measurements',
+           'memory_cli', 'main', 'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch', 'plot_memory_vs_batch',
+           'check_largest_batch', 'plot_largest_batch', 'DepthFit', 'fit_depth', 'units_for_depth', 'plot_depth_budget',
+           'part_of', 'saved_by_part', 'memory_breakdown', 'plot_memory_breakdown', 'explore', 'memory_explorer']
 
 # %% ../nbs/06_memory.ipynb #e5ed7cc0
 CIFAR_MODELS = ('resnet-32', 'resnet-110', 'resnet-164', 'revnet-38', 'revnet-110', 'revnet-164')
@@ -133,9 +133,9 @@ def load_measurements(path) -> dict:
 # %% ../nbs/06_memory.ipynb #bf8be15a
 DEPTH_MODELS = {'resnet-32': ('plain', 'checkpoint'), 'revnet-38': ('reversible',), 'resnet-164': ('plain', 'checkpoint'), 'revnet-164': ('reversible',)}
 
-def main(argv=None):
+def memory_cli(argv=None):
     "`python -m revnet.memory`: the full measurement (batch sweep of every CIFAR model and mode, depth sweep, breakdowns) saved as JSON."
-    ap = argparse.ArgumentParser(prog='python -m revnet.memory', description=main.__doc__)
+    ap = argparse.ArgumentParser(prog='python -m revnet.memory', description=memory_cli.__doc__)
     ap.add_argument('--out', default='nbs/data/memory_cpu.json')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--dtype', default='float32', choices=list(DTYPES))
@@ -143,6 +143,7 @@ def main(argv=None):
     ap.add_argument('--batch-sizes', nargs='+', type=int, default=[4, 8, 16])
     ap.add_argument('--depth-units', nargs='+', type=int, default=[1, 3, 6, 9])
     ap.add_argument('--depth-batch-sizes', nargs='+', type=int, default=[4, 8])
+    ap.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = ap.parse_args(argv)
     batch = sweep(a.models, a.batch_sizes, dtype=a.dtype, device=a.device)
     depth = [r for name, modes in DEPTH_MODELS.items()
@@ -151,7 +152,11 @@ def main(argv=None):
            for n, m in [('revnet-38', 'reversible'), ('revnet-110', 'reversible'), ('revnet-164', 'reversible'), ('revnet-164', 'checkpoint')]}
     print(f'wrote {save_measurements(a.out, batch=batch, depth=depth, breakdown=bds, args=vars(a))}')
 
-if __name__ == '__main__' and '__file__' in globals(): main()
+def main(argv=None) -> int:
+    "Exit status 0 when the measurement was saved (`revnet.core.run_command`)."
+    return run_command(memory_cli, argv, 'python -m revnet.memory')
+
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
 
 # %% ../nbs/06_memory.ipynb #166f647b
 def plot_memory_models(records, batch_size: int | None = None, title='CIFAR models: memory by mode'):
