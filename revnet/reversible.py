@@ -142,17 +142,16 @@ class AdditiveCoupling(ReversibleBlock):
         return x1, x2
 
     def backward_halves(self, y1, y2, dy1, dy2, params):
-        "F and G evaluated once each: one evaluation serves both the reconstruction and the gradient."
-        y1 = y1.detach().requires_grad_()
-        with torch.enable_grad(), rng_scope('G'): g = self.G(y1)
-        x2 = (y2 - g.detach()).requires_grad_()                             # x2 = y2 - G(y1)
-        gy1, *dG = _vjp((g,), [y1, *params], (dy2,))
-        dz1 = dy1 + _zero_if_none(gy1, y1)
-        del g
-        with torch.enable_grad(), rng_scope('F'): f = self.F(x2)
-        x1 = y1.detach() - f.detach()                                       # x1 = y1 - F(x2)
-        fx2, *dF = _vjp((f,), [x2, *params], (dz1,))
-        return x1, x2.detach(), dz1, dy2 + _zero_if_none(fx2, x2), [_add(a, b) for a, b in zip(dF, dG)]
+        "F and G evaluated once each; the halves (the core's buffers) become the inputs and their gradients in place."
+        with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := y1.detach().requires_grad_())
+        gy1, *dG = _vjp((g,), [y1_, *params], (dy2,))
+        y2.sub_(g.detach()); del g, y1_                                     # x2 = y2 - G(y1)
+        if gy1 is not None: dy1.add_(gy1)                                   # dz1 = dy1 + dG/dy1^T dy2
+        with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := y2.detach().requires_grad_())
+        fx2, *dF = _vjp((f,), [x2_, *params], (dy1,))
+        y1.sub_(f.detach()); del f, x2_                                     # x1 = y1 - F(x2)
+        if fx2 is not None: dy2.add_(fx2)                                   # dx2 = dy2 + dF/dx2^T dz1
+        return y1, y2, dy1, dy2, [_add(a, b) for a, b in zip(dF, dG)]
 
 # %% ../nbs/01_reversible.ipynb #50b69fd9
 def _bn_stats(m):
@@ -285,11 +284,15 @@ class _RevFunction(torch.autograd.Function):
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *params) = ctx.seq, ctx.saved_tensors
+        yw, dyw = y.clone(), torch.empty_like(y).copy_(dy)   # buffers the blocks may update in place
+        halves = _split(dyw, seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
-                return seq.backward_halves(*_split(y, seq.dim), *_split(dy, seq.dim), params, _states=ctx.states)
-        x1, x2, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
-        return (torch.cat([dx1, dx2], seq.dim) if ctx.needs_input_grad[0] else None, None, None, *grads)
+                return seq.backward_halves(*_split(yw, seq.dim), *halves, params, _states=ctx.states)
+        _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
+        del yw
+        dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
+        return (dx if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 # %% ../nbs/01_reversible.ipynb #2601c183
 @torch.compiler.disable
