@@ -63,15 +63,18 @@ def run_all(page, timeout=900):
         t0 = time.time()
         while time.time() - t0 < 60 and not (cell_states(page)['running'] or cell_states(page)['done']): time.sleep(0.5)
         if cell_states(page)['running'] or cell_states(page)['done']: break
-    t0 = time.time()
+    t0, stalled = time.time(), 0
     while True:
         s = cell_states(page)
         if s['cells'] and s['done'] == s['cells']: break
-        errs = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
-        if errs.count(): break   # Run All stops at an error
+        stalled = stalled + 1 if s['running'] == 0 else 0
+        if stalled >= 10: break   # nothing running or queued for 10 s: Run All stopped at an error
         if time.time() - t0 > timeout: raise TimeoutError(f'cells still not run after {timeout} s: {s}')
         time.sleep(1)
-    return page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').all_inner_texts()
+    errors = [t for t in page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+              if 'Traceback' in t or re.search(r'^\w+(Error|Exception)\b', t, re.M)]
+    if s['done'] < s['cells']: errors.append(f'Run All stopped: {s}')
+    return errors
 
 
 def explorer_output(page, label: str):
@@ -100,7 +103,9 @@ def check_notebook(browser, url, token, name, label, value) -> str:
     out.locator('img').first.wait_for(timeout=120_000)   # the figure redrawn, and loaded
     page.wait_for_function('([el, old]) => [...el.querySelectorAll("img")].some(i => i.complete && i.naturalWidth > 100 && i.src != old)',
                            arg=[out.element_handle(), fig], timeout=120_000)
-    out.scroll_into_view_if_needed(); time.sleep(1)
+    out.scroll_into_view_if_needed()
+    page.evaluate('el => Promise.all([...el.querySelectorAll("img")].map(i => i.decode()))', out.element_handle())
+    time.sleep(3)   # let the decoded figure paint before the screenshot
     out_dir.mkdir(exist_ok=True)
     png = out_dir / f'lab-{name}.png'
     page.screenshot(path=str(png))
