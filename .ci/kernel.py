@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run notebooks top to bottom in a real Jupyter kernel (nbclient, what JupyterLab's Run All does); outputs are not saved.
+"""Run notebooks top to bottom in a real Jupyter kernel (nbclient, what JupyterLab's Run All does); outputs not saved.
 
 Usage: python .ci/kernel.py [NOTEBOOK ...]   (default: every notebook in nbs/). Prints one line per notebook and
 `N passed, N failed`; exits 1 if any notebook raised or left an error output."""
@@ -17,9 +17,11 @@ def run(path: Path, timeout=1800) -> tuple[bool, str]:
     "Execute `path` in a fresh python3 kernel, in the notebook's folder; (ok, message)."
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
-    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name='python3',
+                            resources={'metadata': {'path': str(path.parent)}})
     try: client.execute()
-    except CellExecutionError as e: return False, f'{time.time() - t0:.0f} s, error: {str(e).strip().splitlines()[-1][:300]}'
+    except CellExecutionError as e:
+        return False, f'{time.time() - t0:.0f} s, error: {str(e).strip().splitlines()[-1][:300]}'
     except Exception as e: return False, f'{time.time() - t0:.0f} s, {type(e).__name__}: {e}'
     errs = [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
     if errs: return False, f"{time.time() - t0:.0f} s, error output: {errs[0]['ename']}: {errs[0]['evalue'][:300]}"
@@ -27,9 +29,11 @@ def run(path: Path, timeout=1800) -> tuple[bool, str]:
 
 
 def main(argv):
-    nbs = [Path(a).resolve() for a in argv] or sorted(p for p in (root / 'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    nbs = [Path(a).resolve() for a in argv] or sorted(p for p in (root / 'nbs').glob('*.ipynb')
+                                                       if not p.name.startswith(('_', '.')))
     jobs = int(os.environ.get('REVNET_KERNEL_JOBS', '2'))
-    os.environ.setdefault('OMP_NUM_THREADS', '1'); os.environ.pop('MPLBACKEND', None)   # the kernel's own (inline) backend
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    os.environ.pop('MPLBACKEND', None)   # the kernel's own (inline) backend, as for a user
     with ThreadPoolExecutor(jobs) as ex:
         futs = {nb: ex.submit(run, nb) for nb in nbs}
         res = {}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""JupyterLab in a real browser: serve JupyterLab, open a notebook in headless Chromium (Debian's, driven by Playwright),
-Run All, find the widget explorer, change one control and see its output change; screenshots go to _ci/.
+"""JupyterLab in a real browser: serve JupyterLab, open a notebook in headless Chromium (Debian's, driven by
+Playwright), Run All, find the widget explorer, change one control and see its output change; screenshots in _ci/.
 
 Usage: python .ci/lab.py [NAME ...]   (default: 05_inversion 06_memory). Prints one line per notebook and
 `N passed, N failed`; exits 1 on any failure."""
@@ -12,9 +12,11 @@ out_dir = root / '_ci'
 CHROMIUM = os.environ.get('REVNET_CHROMIUM') or '/usr/bin/chromium'
 # notebook -> (label of the control to change, the value to set it to)
 CASES = {'05_inversion': ('precision', 'float64'), '06_memory': ('mode', 'plain')}
-SETTINGS = {'@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none', 'autoStartDefaultKernel': True},
-            '@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
-            '@jupyterlab/docmanager-extension/plugin.jupyterlab-settings': {'autosave': False}}   # never write the notebooks
+SETTINGS = {  # all cells in the page, the kernel started without a dialog, no news, and never writing the notebooks
+    '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none',
+                                                                  'autoStartDefaultKernel': True},
+    '@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False},
+    '@jupyterlab/docmanager-extension/plugin.jupyterlab-settings': {'autosave': False}}
 
 
 def free_port() -> int:
@@ -26,7 +28,8 @@ def start_lab(tmp: Path):
     port, token = free_port(), secrets.token_hex(16)
     for name, value in SETTINGS.items():
         p = tmp / 'settings' / name; p.parent.mkdir(parents=True, exist_ok=True); p.write_text(json.dumps(value))
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_CONFIG_DIR': str(tmp / 'config'), 'JUPYTER_RUNTIME_DIR': str(tmp / 'runtime')}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_CONFIG_DIR': str(tmp / 'config'),
+           'JUPYTER_RUNTIME_DIR': str(tmp / 'runtime')}
     env.pop('MPLBACKEND', None)   # the kernel's own (inline) backend, as for a user
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}',
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root / "nbs"}',
@@ -54,7 +57,7 @@ IDLE = "() => [...document.querySelectorAll('span')].some(s => s.textContent.inc
 
 
 def run_all(page, timeout=900):
-    "Kernel idle, then Run > Run All Cells (again if the kernel was replaced meanwhile); wait until every code cell ran."
+    "Kernel idle, then Run > Run All Cells (again if the kernel was replaced meanwhile); wait until all code cells ran."
     page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
     for attempt in range(3):
         page.wait_for_function(IDLE, timeout=180_000); time.sleep(2); page.wait_for_function(IDLE, timeout=180_000)
@@ -71,8 +74,8 @@ def run_all(page, timeout=900):
         if stalled >= 10: break   # nothing running or queued for 10 s: Run All stopped at an error
         if time.time() - t0 > timeout: raise TimeoutError(f'cells still not run after {timeout} s: {s}')
         time.sleep(1)
-    errors = [t for t in page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
-              if 'Traceback' in t or re.search(r'^\w+(Error|Exception)\b', t, re.M)]
+    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+    errors = [t for t in stderr if 'Traceback' in t or re.search(r'^\w+(Error|Exception)\b', t, re.M)]
     if s['done'] < s['cells']: errors.append(f'Run All stopped: {s}')
     return errors
 
@@ -81,7 +84,8 @@ def explorer_output(page, label: str):
     "The first widget panel that has a control labelled `label`: (the control's locator, the panel's output area)."
     panel = page.locator('.widget-vbox', has=page.locator('.widget-label', has_text=re.compile(f'^{label}$'))).first
     panel.wait_for(timeout=60_000)
-    ctrl = panel.locator('.widget-inline-hbox', has=page.locator('.widget-label', has_text=re.compile(f'^{label}$'))).first
+    labelled = page.locator('.widget-label', has_text=re.compile(f'^{label}$'))
+    ctrl = panel.locator('.widget-inline-hbox', has=labelled).first
     return ctrl, panel.locator('.widget-output').first
 
 
@@ -99,10 +103,12 @@ def check_notebook(browser, url, token, name, label, value) -> str:
     t1 = time.time()
     while out.inner_text() in (before, '') and time.time() - t1 < 300: time.sleep(0.5)
     after = out.inner_text()
-    if after in (before, ''): raise AssertionError(f'changing {label} to {value} did not change the output:\n{before[:500]}')
+    if after in (before, ''):
+        raise AssertionError(f'changing {label} to {value} did not change the output:\n{before[:500]}')
     out.locator('img').first.wait_for(timeout=120_000)   # the figure redrawn, and loaded
-    page.wait_for_function('([el, old]) => [...el.querySelectorAll("img")].some(i => i.complete && i.naturalWidth > 100 && i.src != old)',
-                           arg=[out.element_handle(), fig], timeout=120_000)
+    new_fig = ('([el, old]) => [...el.querySelectorAll("img")]'
+               '.some(i => i.complete && i.naturalWidth > 100 && i.src != old)')
+    page.wait_for_function(new_fig, arg=[out.element_handle(), fig], timeout=120_000)
     out.scroll_into_view_if_needed()
     page.evaluate('el => Promise.all([...el.querySelectorAll("img")].map(i => i.decode()))', out.element_handle())
     time.sleep(3)   # let the decoded figure paint before the screenshot
@@ -111,7 +117,8 @@ def check_notebook(browser, url, token, name, label, value) -> str:
     page.screenshot(path=str(png))
     page.close()
     first = lambda s: next((l for l in s.splitlines() if l.strip()), '')[:110]
-    return f'ran all in {ran:.0f} s; {label} -> {value}: output changed in {time.time() - t1:.1f} s ({first(before)!r} -> {first(after)!r}); {png.relative_to(root)}'
+    return (f'ran all in {ran:.0f} s; {label} -> {value}: output changed in {time.time() - t1:.1f} s '
+            f'({first(before)!r} -> {first(after)!r}); {png.relative_to(root)}')
 
 
 def main(names):

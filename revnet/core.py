@@ -222,7 +222,7 @@ class Explorer:
         if self.panel is None:
             self.result = self.fn(**self.values); self.show(self.result); return self.result
         with self.out:
-            self.out.clear_output(wait=True)
+            if has_widget_frontend(): self.out.clear_output(wait=True)   # (without one it would print a terminal escape)
             try: self.result = self.fn(**self.values); self.show(self.result)
             except ValueError as e: print(f'cannot show this choice: {e}')
         return self.result
