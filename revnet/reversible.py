@@ -290,7 +290,6 @@ class _RevFunction(torch.autograd.Function):
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
                 return seq.backward_halves(*_split(yw, seq.dim), *halves, params, _states=ctx.states)
         _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
-        del yw
         dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
         return (dx if ctx.needs_input_grad[0] else None, None, None, *grads)
 
@@ -398,7 +397,7 @@ class RevSequence(Moded, nn.Sequential):
         params = _trainable(self)
         mode = self.mode if torch.is_grad_enabled() and (x.requires_grad or params) else 'plain'
         seed = self.seed() if seed is None else seed
-        watch = mode != 'plain' and self.preserve_rng is not False
+        watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
         before = _rng_fingerprint(x.device) if watch else None
         if mode == 'reversible': y = _rev_apply(self, x, seed, params)
         else:
