@@ -9,16 +9,17 @@ from dataclasses import dataclass, field, asdict, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-import copy
+import copy, importlib
 from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats, grad_rel_error
 from .core import retained_memory
 
 # %% auto #0
-__all__ = ['MODEL_CONFIGS', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit', 'rev_unit', 'ResStage',
-           'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d', 'use_tf_padding', 'RevResNet',
-           'list_models', 'model_config', 'create_model', 'TrainConfig', 'get_train_config', 'param_groups',
-           'count_params', 'param_table', 'show_param_table', 'mode_grad_errors', 'train_step_state',
-           'reconstruction_errors', 'memory_table', 'show_memory_table', 'plot_memory_table', 'boundary_bytes']
+__all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit',
+           'rev_unit', 'ResStage', 'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d',
+           'use_tf_padding', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
+           'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table',
+           'mode_grad_errors', 'train_step_state', 'reconstruction_errors', 'memory_table', 'show_memory_table',
+           'plot_memory_table', 'boundary_bytes']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -265,26 +266,53 @@ class RevResNet(nn.Module):
         return out
 
 # %% ../nbs/02_models.ipynb #86503286
-def list_models(family: str | None = None) -> list[str]:
-    "Names of the registered models (optionally only the 'cifar' or 'imagenet' ones)."
-    return [n for n, c in MODEL_CONFIGS.items() if family is None or c.family == family]
+_REGISTRY: dict = {}                 # name -> (factory, default config)
+FAMILY_MODULES = ['revnet.vit']      # modules that register further model families, imported on first use
 
-def model_config(name: str, **overrides) -> ModelConfig:
-    "The registered `ModelConfig` of `name`, with `overrides` (ModelConfig fields) applied."
-    if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
-    valid = {f.name for f in fields(ModelConfig)}
+def register_model(name: str, config):
+    "Decorator: register `factory(cfg) -> nn.Module` as model `name`, default config `config` (a dataclass)."
+    def deco(factory):
+        _REGISTRY[name] = (factory, config)
+        return factory
+    return deco
+
+def _registry() -> dict:
+    "The registry, once the other model families' modules have registered their models."
+    for m in FAMILY_MODULES: importlib.import_module(m)
+    return _REGISTRY
+
+# %% ../nbs/02_models.ipynb #9463ab33
+def list_models(family: str | None = None, arch: str | tuple | None = None) -> list[str]:
+    "Names of the registered models (optionally only the 'cifar' or 'imagenet' ones, of `arch` (a name or a tuple))."
+    archs = (arch,) if isinstance(arch, str) else arch
+    return [n for n, (_, c) in _registry().items()
+            if (family is None or c.family == family) and (archs is None or getattr(c, 'arch', None) in archs)]
+
+def model_config(name: str, **overrides):
+    "The registered config of `name`, with `overrides` (fields of that config; None: keep the default) applied."
+    if name not in _registry(): raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
+    cfg = _REGISTRY[name][1]
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    valid = {f.name for f in fields(cfg)}
     bad = sorted(set(overrides) - valid)
-    if bad: raise TypeError(f"unknown ModelConfig field(s) {bad}; valid fields: {sorted(valid)}")
-    return replace(MODEL_CONFIGS[name], **{k: v for k, v in overrides.items() if v is not None})
+    if bad: raise TypeError(f"unknown {type(cfg).__name__} field(s) {bad}; valid fields: {sorted(valid)}")
+    return replace(cfg, **overrides)
 
-def create_model(name: str, num_classes: int | None = None, mode: str | None = None, **overrides) -> RevResNet:
+def create_model(name: str, num_classes: int | None = None, mode: str | None = None, **overrides) -> nn.Module:
     "Build the registered model `name` (see `list_models`) with `num_classes` outputs, running in `mode`."
     cfg = model_config(name, num_classes=num_classes, mode=mode, **overrides)
+    return _REGISTRY[name][0](cfg)
+
+# %% ../nbs/02_models.ipynb #7900dd26
+def _revresnet(cfg: ModelConfig) -> RevResNet:
+    "The factory of every ResNet and RevNet: checks the mode against the architecture, then builds `RevResNet(cfg)`."
     if cfg.arch == 'resnet' and cfg.mode == 'reversible':
-        raise ValueError(f"{name} is a ResNet and cannot run 'reversible' (its units are not invertible); use 'plain' or 'checkpoint', or a revnet-* model")
+        raise ValueError(f"{cfg.name} is a ResNet and cannot run 'reversible' (its units are not invertible); "
+                         "use 'plain' or 'checkpoint', or a revnet-* model")
     if cfg.mode not in MODES: raise ValueError(f"unknown mode {cfg.mode!r}; choose one of {MODES}")
     return RevResNet(cfg)
+
+for _c in MODEL_CONFIGS.values(): register_model(_c.name, _c)(_revresnet)
 
 # %% ../nbs/02_models.ipynb #a11f2299
 @dataclass
@@ -331,7 +359,8 @@ def count_params(name: str, num_classes: int | None = None, **overrides) -> int:
 
 def param_table() -> dict:
     "{name: {num_classes: parameter count}} for every registered model: CIFAR at 10 and 100 classes, ImageNet at 1000."
-    return {n: {k: count_params(n, k) for k in ((10, 100) if MODEL_CONFIGS[n].family == 'cifar' else (1000,))} for n in list_models()}
+    classes = lambda n: (10, 100) if MODEL_CONFIGS[n].family == 'cifar' else (1000,)
+    return {n: {k: count_params(n, k) for k in classes(n)} for n in list_models(arch=('resnet', 'revnet'))}
 
 # %% ../nbs/02_models.ipynb #839d7d29
 def show_param_table(t: dict):
@@ -367,7 +396,7 @@ def reconstruction_errors(model: RevResNet, x) -> list[float]:
 # %% ../nbs/02_models.ipynb #3d41ada1
 def memory_table(names=None, bs: int = 2, size: int = 32, seed: int = 0) -> dict:
     "{name: {mode: MemoryReport}}: activation memory retained after a training-mode forward of a `bs`x3x`size`x`size` batch."
-    names = names or list_models('cifar')
+    names = names or list_models('cifar', arch=('resnet', 'revnet'))
     torch.manual_seed(seed)
     x = torch.randn(bs, 3, size, size)
     out = {}
