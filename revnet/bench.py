@@ -77,7 +77,8 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}")
     revs = [n for n in list_models() if n.startswith('revnet')]
-    if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a RevNet: {', '.join(revs)}")
+    if model not in revs:
+        raise ValueError(f"unknown model {model!r} for the benchmark; choose a RevNet: {', '.join(revs)}")
     if depth is not None and depth < 1: raise ValueError(f"depth must be at least 1 unit per stage, got {depth}")
     if depth is not None: overrides['units'] = (depth,) * len(model_config(model).units)
     torch.manual_seed(seed)
@@ -121,7 +122,7 @@ def unit_bn(model: nn.Module) -> nn.BatchNorm2d:
         import memcnn, revlib; kinds += (memcnn.InvertibleModuleWrapper, revlib.ReversibleSequential)
     except ImportError: pass
     has_bn = lambda m: any(isinstance(b, nn.modules.batchnorm._BatchNorm) for b in m.modules())
-    roots = [m for m in model.modules() if isinstance(m, kinds) and has_bn(m)] or [model]   # depth 1: no reversible unit
+    roots = [m for m in model.modules() if isinstance(m, kinds) and has_bn(m)] or [model]   # depth 1: no such unit
     return next(b for b in roots[0].modules() if isinstance(b, nn.modules.batchnorm._BatchNorm))
 
 def bn_moves(model, x, y, amp=None) -> int:
@@ -334,14 +335,15 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', default='revnet-164', help='a revnet-* model of revnet.models (default revnet-164)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: CUDA if available, else CPU)')
     p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--depth', type=int, default=2, help='units per stage, at least 1 (revnet-164 has 9; 0 = the model\'s own)')
+    p.add_argument('--depth', type=int, default=2, help="units per stage, at least 1 (revnet-164 has 9; 0 = the model's own)")
     p.add_argument('--repeats', type=int, default=3, help='timed steps per variant (median reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated subset of {",".join(VARIANTS)}')
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for CPU runs')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default='runs/bench/revnet-bench', help='path stem of the .json and .csv written (default runs/bench/revnet-bench)')
+    p.add_argument('--out', default='runs/bench/revnet-bench',
+                   help='path stem of the .json and .csv written (default runs/bench/revnet-bench)')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
@@ -349,11 +351,12 @@ def bench_parser() -> argparse.ArgumentParser:
 _THIRD_PARTY = r'(memcnn|revlib)(\.|$)'
 
 def bench_cli(argv=None) -> BenchResult:
-    "Parse `revnet-bench`'s options, run the benchmark (the comparison libraries' warnings filtered), print and save it."
+    "Parse `revnet-bench`'s options, run the benchmark (comparison libraries' warnings filtered), print and save it."
     a = bench_parser().parse_args(argv)
     for k in ('batch_size', 'repeats'):
         if getattr(a, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
-    if a.warmup < 0 or a.depth < 0: raise ValueError(f"--warmup and --depth must be at least 0, got {a.warmup} and {a.depth}")
+    if a.warmup < 0 or a.depth < 0:
+        raise ValueError(f"--warmup and --depth must be at least 0, got {a.warmup} and {a.depth}")
     if a.threads: torch.set_num_threads(a.threads)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', module=_THIRD_PARTY)

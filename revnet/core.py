@@ -141,7 +141,7 @@ def train_step(model, opt, x, y, amp=None):
 # %% ../nbs/00_core.ipynb #8a09e27b
 DONE = 'REVNET-DONE'
 def mark_done(rank: int | None = None):
-    "If env `REVNET_MARK_DONE` is set: print the line telling `launch_cpu_ddp` this rank finished (one write: no interleaving)."
+    "With env `REVNET_MARK_DONE` set: print the line telling `launch_cpu_ddp` this rank finished (one write)."
     if not os.environ.get('REVNET_MARK_DONE'): return
     rank = int(os.environ.get('RANK', 0)) if rank is None else rank
     sys.stdout.write(f'\n{DONE} rank={rank}\n'); sys.stdout.flush()
@@ -222,7 +222,7 @@ class Explorer:
         if self.panel is None:
             self.result = self.fn(**self.values); self.show(self.result); return self.result
         with self.out:
-            if has_widget_frontend(): self.out.clear_output(wait=True)   # (without one it would print a terminal escape)
+            if has_widget_frontend(): self.out.clear_output(wait=True)   # (without, it prints a terminal escape)
             try: self.result = self.fn(**self.values); self.show(self.result)
             except ValueError as e: print(f'cannot show this choice: {e}')
         return self.result

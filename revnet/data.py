@@ -373,10 +373,10 @@ def get_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | 
 
 # %% ../nbs/03_data.ipynb #226215c8
 def seed_worker(worker_id: int):
-    "DataLoader `worker_init_fn`: seed `random` and numpy from torch's per-worker seed (from the loader's generator); ignore Ctrl-C."
+    "DataLoader `worker_init_fn`: seed `random` and numpy from torch's per-worker seed; ignore Ctrl-C."
     s = torch.initial_seed() % 2**32
     random.seed(s); np.random.seed(s)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C is the main process's to handle (it saves a checkpoint)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C is for the main process (it saves a checkpoint)
 
 def default_workers(name: str) -> int:
     "Loader worker processes for `name`: 0 for in-memory datasets, else up to 8 (ImageNet) or 4 (CIFAR), CPUs allowing."
@@ -465,10 +465,10 @@ def _where(name, data_dir):
 _NATIVE = {'digits': 8}   # served at 32 px for the CIFAR models; revnet-train's digits recipe trains at 8
 
 def list_datasets(data_dir=None) -> list[dict]:
-    "One row per dataset: name, classes, image size served (`native`: the images' own), where revnet looks, whether present."
+    "One row per dataset: name, classes, image size served (`native`: the images' own), where it is looked for, present?"
     data_dir = _data_dir(data_dir)
-    return [dict(name=n, classes=_INFO[n].num_classes, size=_INFO[n].image_size, native=_NATIVE.get(n, _INFO[n].image_size),
-                 where=_where(n, data_dir)[0],
+    return [dict(name=n, classes=_INFO[n].num_classes, size=_INFO[n].image_size,
+                 native=_NATIVE.get(n, _INFO[n].image_size), where=_where(n, data_dir)[0],
                  present=_where(n, data_dir)[1]) for n in DATASETS]
 
 # %% ../nbs/03_data.ipynb #23d93dce
@@ -521,9 +521,11 @@ def data_cli(argv=None):
         print(f'data dir: {data_dir}')
         for r in list_datasets(data_dir):
             px = f"{r['native']:4d}px" + (f" (served at {r['size']} px)" if r['native'] != r['size'] else '')
-            print(f"  {r['name']:10s} {'present' if r['present'] else 'missing':8s} {r['classes']:5d} classes {px}  {r['where']}"
+            state = 'present' if r['present'] else 'missing'
+            print(f"  {r['name']:10s} {state:8s} {r['classes']:5d} classes {px}  {r['where']}"
                   + ('' if r['present'] else f"  (get it: revnet-data download {r['name']})"))
-    elif a.cmd == 'download' and a.name == 'imagenet': print(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
+    elif a.cmd == 'download' and a.name == 'imagenet':
+        print(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
     elif a.cmd == 'download': print(f'{a.name} is ready in {download(a.name, data_dir)}')
     else: _print_check(check(a.name, data_dir))
 

@@ -80,8 +80,8 @@ def _mk_exec_doc_cells(notes: list):
             if (cell.cell_type == 'code' and cell.source and not (cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'})
                 and cell.parsed_() and not _only_imports(cell.parsed_()) and P._do_eval(cell) and not P._show_docs(cell.parsed_())):
                 first = cell.source.splitlines()[0]
-                return notes.append(f'docs: {Path(self.nb.path_).name}: not run for the docs, a cell that mixes imports with other code '
-                                    f'(split the imports into a cell of their own): {first[:60]!r}')
+                return notes.append(f'docs: {Path(self.nb.path_).name}: not run for the docs, a cell that mixes imports '
+                                    f'with other code (split the imports into a cell of their own): {first[:60]!r}')
             return super().__call__(cell)
     return exec_doc_cells
 
@@ -274,7 +274,8 @@ def check_page(page, png=None, size=(1280, 1600)) -> dict:
     if missing: raise AssertionError(f'{page.name}: links or images that do not resolve: {missing}')
     if raw := raw_math(dom): raise AssertionError(f'{page.name}: formulas shown as raw TeX: {raw[:5]}')
     api = [re.sub(r'<[^>]+>|¶', '', h).strip() for h in re.findall(r'<h3[^>]*>(.*?)</h3>', dom, re.S)]
-    res = dict(title=title.group(1).strip(), links=sorted(set(refs['links'])), images=refs['images'], api=api, formulas=dom.count('<math'))
+    res = dict(title=title.group(1).strip(), links=sorted(set(refs['links'])), images=refs['images'], api=api,
+               formulas=dom.count('<math'))
     if png:
         chromium(page.as_uri(), f'--screenshot={Path(png).resolve()}', f'--window-size={size[0]},{size[1]}')
         res['screenshot'] = screenshot_stats(png)
@@ -288,7 +289,8 @@ def docs_cli(argv=None):
     ap.add_argument('notebooks', nargs='*', help='for `run`: the notebooks to execute')
     ap.add_argument('--flags', default='slow', help='for `run`: space-separated test flags whose cells run (default: slow)')
     ap.add_argument('--dest', default=None, help='for `build`: output folder (default: _docs/ of the repository)')
-    ap.add_argument('--verbose', action='store_true', help="for `build`: notes for the notebooks' authors (cells not run for the docs)")
+    ap.add_argument('--verbose', action='store_true',
+                    help="for `build`: notes for the notebooks' authors (cells not run for the docs)")
     ap.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = ap.parse_args(argv)
     root = repo_root()

@@ -394,14 +394,15 @@ def _show_measurement(res: dict):
 
 def _inversion_controls(v: dict) -> dict:
     import ipywidgets as W
-    return dict(model=W.Dropdown(options=[n for n in list_models('cifar') if n.startswith('revnet')] + ['stage'], value=v['model'],
-                                 description='model'),
+    revnets = [n for n in list_models('cifar') if n.startswith('revnet')]
+    return dict(model=W.Dropdown(options=revnets + ['stage'], value=v['model'], description='model'),
                 mode=W.Dropdown(options=['reversible', 'checkpoint', 'plain'], value=v['mode'], description='mode'),
                 precision=W.Dropdown(options=list(PRECISIONS), value=v['precision'], description='precision'),
                 bs=W.IntSlider(value=v['bs'], min=2, max=32, description='batch', continuous_update=False),
-                depth=W.IntSlider(value=v['depth'] or 2, min=1, max=64, description='blocks/stage', continuous_update=False))
+                depth=W.IntSlider(value=v['depth'] or 2, min=1, max=64, description='blocks/stage',
+                                  continuous_update=False))
 
 def inversion_explorer(widgets: bool | None = None, **values) -> Explorer:
-    "Panel over `measure` (model, mode, precision, batch size, depth): re-measures on every change; `.result` is the latest."
+    "Panel over `measure` (model, mode, precision, batch size, depth): measures on every change; `.result`: the latest."
     d = dict(model='revnet-38', mode='reversible', precision='float32', bs=4, depth=2) | values
     return Explorer(measure, _show_measurement, _inversion_controls, widgets, **d)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import retained_memory, peak_memory, train_step, Explorer, run_command  # peak_memory pins the mmap threshold on CPU
+from .core import retained_memory, peak_memory, train_step, Explorer, run_command  # peak_memory: pins mmap on CPU
 from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
 
 # %% auto #0
@@ -391,6 +391,6 @@ def _memory_controls(v: dict) -> dict:
                 units=W.IntSlider(v['units'] or 0, min=0, max=40, description='units/stage', continuous_update=False))
 
 def memory_explorer(device='cpu', widgets: bool | None = None, **values) -> Explorer:
-    "A panel (model, mode, dtype, batch size, units per stage) that measures and redraws on every change; `.result`: the latest."
+    "A panel (model, mode, dtype, batch size, units per stage) measuring and redrawing on every change; `.result`: latest."
     kw = dict(model='revnet-38', mode='reversible', dtype='float32', batch_size=8, units=None) | values
     return Explorer(lambda **v: explore(**v, device=device), _show_explored, _memory_controls, widgets, **kw)

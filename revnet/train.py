@@ -59,7 +59,7 @@ class TrainOptions:
     stop_at: int | None = None          # save and stop after this step (as if pre-empted); resume later
     seed: int | None = None
     workers: int | None = None          # data-loading worker processes
-    log_with: str | None = None         # experiment trackers, comma-separated: tensorboard, wandb, mlflow, ... (Accelerate's)
+    log_with: str | None = None         # experiment trackers (Accelerate's), comma-separated: tensorboard, wandb, ...
     quiet: bool | None = None           # no progress bar
 
 # %% ../nbs/04_train.ipynb #21de8003
@@ -110,8 +110,10 @@ def _check_options(r: TrainOptions) -> TrainOptions:
     if not r.lr > 0: raise ValueError(f"--lr must be a positive number, got {r.lr}")
     for k in ('momentum', 'weight_decay', 'warmup'):
         if not getattr(r, k) >= 0: raise ValueError(f"--{k.replace('_', '-')} must be at least 0, got {getattr(r, k)}")
-    if r.bn_momentum is not None and not 0 < r.bn_momentum <= 1: raise ValueError(f"--bn-momentum must be in (0, 1], got {r.bn_momentum}")
-    if r.image_size is not None and r.image_size < 1: raise ValueError(f"--image-size must be at least 1, got {r.image_size}")
+    if r.bn_momentum is not None and not 0 < r.bn_momentum <= 1:
+        raise ValueError(f"--bn-momentum must be in (0, 1], got {r.bn_momentum}")
+    if r.image_size is not None and r.image_size < 1:
+        raise ValueError(f"--image-size must be at least 1, got {r.image_size}")
     if r.workers is not None and r.workers < 0: raise ValueError(f"--workers must be at least 0, got {r.workers}")
     if r.stop_at is not None and not 0 < r.stop_at <= r.steps: raise ValueError(f"--stop-at must be in 1..{r.steps}, got {r.stop_at}")
     return r
@@ -234,8 +236,8 @@ class TrainState:
     def load_state_dict(self, d): self.step, self.epoch, self.batch = d['step'], d['epoch'], d['batch']
 
 # %% ../nbs/04_train.ipynb #bc437e5f
-RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'stop_at', 'workers', 'quiet', 'data_dir', 'resume', 'output_dir',
-                     'log_with')
+RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'stop_at', 'workers', 'quiet', 'data_dir',
+                     'resume', 'output_dir', 'log_with')
 
 def _run_dir(o: TrainOptions) -> Path: return Path(o.output_dir or DEFAULTS['output_dir']) / o.id
 
@@ -263,15 +265,15 @@ def _jsonable(v): return json.loads(json.dumps(v, default=str))
 
 # %% ../nbs/04_train.ipynb #b0bd85ac
 class StopRequest:
-    "While active: SIGINT/SIGTERM ask the run to stop after the current step (`requested`); a second Ctrl-C stops at once."
+    "While active: SIGINT/SIGTERM ask the run to stop after this step (`requested`); a second Ctrl-C stops at once."
     def __init__(self): self.signal, self.agreed, self.at, self._old = None, False, None, {}
     @property
     def requested(self) -> float: return float(self.signal is not None)
     def _handle(self, signum, frame):
         if self.signal is None:
             self.signal = signum
-            print(f"\n{signal.Signals(signum).name}: stopping after this step, with a checkpoint (Ctrl-C again: stop at once)",
-                  file=sys.stderr, flush=True)
+            print(f"\n{signal.Signals(signum).name}: stopping after this step, with a checkpoint "
+                  "(Ctrl-C again: stop at once)", file=sys.stderr, flush=True)
         elif signum == signal.SIGINT: raise KeyboardInterrupt
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -286,8 +288,9 @@ def _accelerator(r: TrainOptions) -> Accelerator:
     st = AcceleratorState._shared_state
     if r.mixed_precision and st and st.get('_mixed_precision', r.mixed_precision) != r.mixed_precision and PartialState().num_processes == 1:
         AcceleratorState._reset_state()    # a notebook that trains twice with different precisions
-    return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum, log_with=_trackers(r.log_with) or None,
-                       project_dir=str(r.output_dir or DEFAULTS['output_dir']),   # the trackers' folder until the run's is known
+    return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum,
+                       log_with=_trackers(r.log_with) or None,
+                       project_dir=str(r.output_dir or DEFAULTS['output_dir']),   # the trackers' until the run's
                        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed))
 
 def _new_run_id(r: TrainOptions, accelerator) -> str:
@@ -300,14 +303,15 @@ def _trackers(log_with: str | None) -> list[str]:
     import accelerate.utils as au
     names, known = [t.strip() for t in (log_with or '').split(',') if t.strip()], [t.value for t in au.LoggerType]
     for n in names:
-        if n not in known: raise ValueError(f"--log-with: unknown tracker {n!r}; Accelerate's trackers: {', '.join(known)}")
+        if n not in known:
+            raise ValueError(f"--log-with: unknown tracker {n!r}; Accelerate's trackers: {', '.join(known)}")
         if n != 'all' and not getattr(au, f'is_{n}_available', lambda: True)():
             extra = " (or pip install 'revnet[tensorboard]')" if n == 'tensorboard' else ''
             raise ValueError(f"--log-with {n}: the {n} package is not installed; pip install {n}{extra}")
     return names
 
 def _init_trackers(accelerator, r: TrainOptions, run: Path):
-    "Start the `--log-with` trackers inside the run folder (TensorBoard: `runs/<id>/revnet/`), with the options as hyperparameters."
+    "Start the `--log-with` trackers in the run folder (TensorBoard: `runs/<id>/revnet/`), options as hyperparameters."
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's start-up chatter, if it is installed
     pc = accelerator.project_configuration; pc.project_dir = pc.logging_dir = str(run)
     hp = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(r).items()}
@@ -371,16 +375,17 @@ def _check_finite(loss_sum, step, run, what='loss'):
 def _params_finite(model) -> bool: return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
 
 def _step_stats(accelerator, loss, out, y, stop: float = 0.0):
-    "Loss sum, correct predictions, images of this step over all processes, and how many asked to stop (one all-reduce)."
-    s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float(), torch.tensor(float(len(y)), device=y.device),
-                     torch.tensor(stop, device=y.device)])
+    "Loss sum, correct predictions, images of this step over all processes, and how many ask to stop (one all-reduce)."
+    s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float(),
+                     torch.tensor(float(len(y)), device=y.device), torch.tensor(stop, device=y.device)])
     return accelerator.reduce(s, 'sum').tolist()
 
 # %% ../nbs/04_train.ipynb #18c31175
 def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks=(), stop=None):
     "Train from `state` up to `r.stop_at or r.steps`; log, evaluate and save on the way. Returns the last eval row."
     end, last_eval, stop = r.stop_at or r.steps, {}, stop or StopRequest()
-    bar = tqdm(total=end, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step', dynamic_ncols=True)
+    bar = tqdm(total=end, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step',
+               dynamic_ncols=True)
     model.train()
     while state.step < end and stop.at is None:
         train_dl.set_epoch(state.epoch)
@@ -399,7 +404,8 @@ def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state
             if not accelerator.sync_gradients: continue
             state.step += 1; bar.update()
             if stop.agreed and state.step < end: stop.at = state.step
-            last_eval = _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval, stop.at is not None)
+            last_eval = _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval,
+                                    stopping=stop.at is not None)
             if state.step >= end or stop.at is not None: break
         else: state.epoch, state.batch = state.epoch + 1, 0
     bar.close()
@@ -431,14 +437,17 @@ def save_model(path, model: nn.Module, **extra):
     os.replace(tmp, path)
 
 def _unreadable(p: Path, e: Exception) -> RuntimeError:
-    return RuntimeError(f"cannot read {p} ({type(e).__name__}: {' '.join(str(e).split())[:160]}): it is truncated or corrupt; "
+    why = ' '.join(str(e).split())[:160]
+    return RuntimeError(f"cannot read {p} ({type(e).__name__}: {why}): it is truncated or corrupt; "
                         f"evaluate a checkpoint of the run instead (--checkpoint RUN/checkpoints/step-NNNNNNN)")
 
 def load_model(path, map_location='cpu') -> nn.Module:
     "Rebuild a model saved by `save_model` (a `model.pt` or a run folder): `create_model(**config)` + its weights."
     p = Path(path); p = p / 'model.pt' if p.is_dir() else p
     if not p.is_file(): raise FileNotFoundError(f"no model file {p}; a run writes model.pt when it finishes (or use revnet-eval --checkpoint)")
-    try: d = torch.load(p, map_location=map_location, weights_only=True); m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
+    try:
+        d = torch.load(p, map_location=map_location, weights_only=True)
+        m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
     except Exception as e: raise _unreadable(p, e) from e
     return m
 
@@ -461,7 +470,8 @@ def train(callbacks=(), **options) -> Path:
     with StopRequest() as stop:
         ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks, stop)
         if state.step == r.steps and accelerator.is_main_process:
-            save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size, **({'eval': ev} if ev else {}))
+            save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size,
+                       **({'eval': ev} if ev else {}))
     _check_replicas(accelerator, model)
     accelerator.print(f"{'finished' if state.step == r.steps else 'stopped at step ' + str(state.step) + ' of'} {r.steps}"
                       + (f": test accuracy {ev['test_acc']:.4f}" if ev else '') + f"; run folder {run}")
@@ -472,7 +482,7 @@ def train(callbacks=(), **options) -> Path:
 
 # %% ../nbs/04_train.ipynb #53a9b26f
 def _stopped(stop: StopRequest, r: TrainOptions, run: Path, accelerator):
-    "After a signal: say where the run stopped and how to continue it, then raise what the signal means (exit 130 or 143)."
+    "After a signal: say where the run stopped and how to continue it; raise what the signal means (exit 130 or 143)."
     name = signal.Signals(stop.signal).name if stop.signal else 'another process'
     od = '' if Path(r.output_dir) == Path(DEFAULTS['output_dir']) else f' --output-dir {r.output_dir}'
     if accelerator.is_main_process:
@@ -483,19 +493,22 @@ def _stopped(stop: StopRequest, r: TrainOptions, run: Path, accelerator):
 
 # %% ../nbs/04_train.ipynb #36d6231c
 def _load_checkpoint(accelerator, ck: Path, fallback: bool = True) -> Path:
-    "Load checkpoint `ck`; with `fallback`, a corrupt one is renamed `*.corrupt` with a warning and the next older one is tried."
-    cands = [ck, *([c for c in reversed(checkpoints(ck.parent.parent)) if _ckpt_step(c) < _ckpt_step(ck)] if fallback else [])]
+    "Load checkpoint `ck`; with `fallback`, a corrupt one is renamed `*.corrupt` with a warning and an older one tried."
+    older = [c for c in reversed(checkpoints(ck.parent.parent)) if _ckpt_step(c) < _ckpt_step(ck)]
+    cands = [ck, *(older if fallback else [])]
     for c in cands:
         try: accelerator.load_state(str(c)); return c
         except Exception as e:
             err = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
-            if len(cands) == 1: raise RuntimeError(f"--resume: cannot load checkpoint {c} ({err}). It is incomplete or corrupt: pass "
-                                                   f"--resume PATH to another checkpoint folder, or start a new run") from e
+            if len(cands) == 1:
+                raise RuntimeError(f"--resume: cannot load checkpoint {c} ({err}). It is incomplete or corrupt: pass "
+                                   f"--resume PATH to another checkpoint folder, or start a new run") from e
             accelerator.wait_for_everyone()
             if accelerator.is_main_process: os.rename(c, c.with_name(c.name + '.corrupt'))
-            accelerator.print(f"warning: checkpoint {c} is incomplete or corrupt ({err}); kept as {c.name}.corrupt, trying an older one",
-                              file=sys.stderr)
-    raise RuntimeError(f"--resume: no checkpoint in {ck.parent} loads (all incomplete or corrupt); start a new run (another --id)")
+            accelerator.print(f"warning: checkpoint {c} is incomplete or corrupt ({err}); kept as {c.name}.corrupt, "
+                              "trying an older one", file=sys.stderr)
+    raise RuntimeError(f"--resume: no checkpoint in {ck.parent} loads (all incomplete or corrupt); "
+                       "start a new run (another --id)")
 
 def params_digest(model: nn.Module, buffers: bool = True) -> str:
     "A short hash of the parameters (and buffers): identical weights give identical hashes."
@@ -519,14 +532,16 @@ def _weights(run: Path, cfg: dict, checkpoint=None) -> nn.Module:
     if ck.is_dir():
         from safetensors.torch import load_file
         f = ck / 'model.safetensors' if (ck / 'model.safetensors').exists() else ck / 'pytorch_model.bin'
-        if not f.exists(): raise FileNotFoundError(f"no model weights in {ck} (model.safetensors); is it a checkpoint folder of the run?")
+        if not f.exists():
+            raise FileNotFoundError(f"no model weights in {ck} (model.safetensors); is it a checkpoint of the run?")
         try: sd = load_file(f) if f.suffix == '.safetensors' else torch.load(f, map_location='cpu', weights_only=True)
         except Exception as e: raise _unreadable(f, e) from e
         m = create_model(**cfg['model_config']); m.load_state_dict(sd); return m
     if not ck.exists(): raise FileNotFoundError(f"no {ck}: the run has not finished; pass --checkpoint {run}/checkpoints/<step-folder>")
     return load_model(ck)
 
-def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_size=None, workers=None, write: bool = True) -> dict:
+def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_size=None, workers=None,
+                 write: bool = True) -> dict:
     "Evaluate run `id`'s weights on its test split; write `eval.json` into the run folder (if `write`) and return it."
     run = Path(output_dir) / id
     if not (run / 'config.json').is_file(): raise FileNotFoundError(f"no run {run} (no config.json); check --id and --output-dir")
@@ -590,13 +605,14 @@ def main(argv=None) -> int:
 
 # %% ../nbs/04_train.ipynb #fc778e4a
 def eval_cli(argv=None) -> dict:
-    "`revnet-eval --id ID`: print top-1/top-5 error of a run's final weights (or of --checkpoint) on its test split; save eval.json."
+    "`revnet-eval --id ID`: print top-1/top-5 error of a run's weights (or --checkpoint) on its test split; save eval.json."
     p = argparse.ArgumentParser(prog='revnet-eval', description="Evaluate a run's weights on its dataset's test split.")
     p.add_argument('--id', help='the run (omit it for a model file with no run folder: --checkpoint FILE --dataset NAME)')
     p.add_argument('--checkpoint', help='a model.pt, or a checkpoint folder of the run')
     p.add_argument('--dataset', choices=DATASETS, help='without --id: the dataset to evaluate --checkpoint on')
     p.add_argument('--output-dir', default='runs'); p.add_argument('--data-dir'); p.add_argument('--batch-size', type=int)
-    p.add_argument('--workers', type=int); p.add_argument('--debug', action='store_true', help='show the traceback of an error')
+    p.add_argument('--workers', type=int)
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     a = p.parse_args(argv)
     if a.id is None:                                  # a model file with no run folder, e.g. converted official weights
         if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
@@ -611,7 +627,9 @@ def eval_cli(argv=None) -> dict:
              f"on {res['n']} {res['dataset']} test images", flush=True)
     if st.is_main_process:
         try: _write_atomic(dest, json.dumps(res, indent=2))
-        except OSError as e: print(f"revnet-eval: warning: cannot write {dest} ({e.strerror or e}); the result above is not saved", file=sys.stderr)
+        except OSError as e:
+            print(f"revnet-eval: warning: cannot write {dest} ({e.strerror or e}); the result above is not saved",
+                  file=sys.stderr)
     return res
 
 def eval_main(argv=None) -> int:
