@@ -5,7 +5,7 @@
 # %% ../nbs/02_models.ipynb #e1d26e76
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, asdict, fields, replace
+from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_

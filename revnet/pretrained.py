@@ -14,11 +14,11 @@ from .models import ModelConfig, MODEL_CONFIGS, RevResNet, create_model, list_mo
 from .core import run_command
 
 # %% auto #0
-__all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'INPUT_SCALE', 'PREPROCESSING', 'MAX_REL', 'ConversionError', 'download',
-           'extract', 'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name', 'official_variables',
-           'describe', 'identify', 'tf_names', 'to_torch', 'convert_variables', 'random_variables', 'TFOps',
-           'tf_branch', 'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits', 'compare', 'write_checkpoint',
-           'convert', 'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
+__all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'CNN_ARCHS', 'INPUT_SCALE', 'PREPROCESSING', 'MAX_REL', 'ConversionError',
+           'download', 'extract', 'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name',
+           'official_variables', 'describe', 'identify', 'tf_names', 'to_torch', 'convert_variables',
+           'random_variables', 'TFOps', 'tf_branch', 'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits',
+           'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00008
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -169,6 +169,8 @@ def describe(shapes: dict) -> dict:
                               "not a checkpoint of the official code") from None
 
 # %% ../nbs/09_pretrained.ipynb #p9c00030
+CNN_ARCHS = ('resnet', 'revnet')   # the architectures the official code builds (no ViT)
+
 _ARCH = ('arch', 'block', 'units', 'filters', 'init_filter', 'in_chans')
 
 def identify(shapes: dict) -> ModelConfig:
@@ -179,7 +181,7 @@ def identify(shapes: dict) -> ModelConfig:
         raise ConversionError(f"the checkpoint holds a {d['arch']} of {d['block']} units {d['units']}, "
                               f"filters {d['filters']}, {d['init_filter']}x{d['init_filter']} stem, "
                               "that revnet does not register "
-                              f"(registered: {', '.join(list_models())}); pass --model NAME to try one of them")
+                              f"(registered: {', '.join(list_models(arch=CNN_ARCHS))}); pass --model NAME to try one of them")
     return replace(hits[0], num_classes=d['num_classes'])
 
 # %% ../nbs/09_pretrained.ipynb #p9c00034
@@ -383,7 +385,7 @@ def convert_parser() -> argparse.ArgumentParser:
                                 "checkpoint (e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
     p.add_argument('path', nargs='?', help='the tarball, its folder, or a checkpoint prefix (.../model.ckpt-NNN)')
     p.add_argument('-o', '--out', default='model.pt', help='model file to write (default: model.pt)')
-    p.add_argument('--model', choices=list_models(), help='the architecture (default: identified from the variables)')
+    p.add_argument('--model', choices=list_models(arch=CNN_ARCHS), help='the architecture (default: identified from the variables)')
     p.add_argument('--download', metavar='DIR', help=f'first download the official tarball into DIR ({OFFICIAL_URL})')
     p.add_argument('--no-check', dest='check', action='store_false', help='skip the comparison with TensorFlow logits')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
