@@ -439,7 +439,7 @@ def save_model(path, model: nn.Module, **extra):
 def _unreadable(p: Path, e: Exception) -> RuntimeError:
     why = ' '.join(str(e).split())[:160]
     return RuntimeError(f"cannot read {p} ({type(e).__name__}: {why}): it is truncated or corrupt; "
-                        f"evaluate a checkpoint of the run instead (--checkpoint RUN/checkpoints/step-NNNNNNN)")
+                        f"evaluate another file of the run (--checkpoint RUN/checkpoints/step-NNNNNNN)")
 
 def load_model(path, map_location='cpu') -> nn.Module:
     "Rebuild a model saved by `save_model` (a `model.pt` or a run folder): `create_model(**config)` + its weights."
