@@ -169,6 +169,9 @@ class BenchResult:
     "Rows of measurements (one per variant and precision) and the machine/run info."
     rows: list
     info: dict = field(default_factory=dict)
+    def table(self) -> str: return _table(self)          # an aligned text table (below)
+    def save(self, out) -> tuple: return _save(self, out)  # JSON and CSV files (below)
+    def __str__(self): return _table(self)
 
 def _err(e): return f'{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ""}'[:300]
 
@@ -297,7 +300,6 @@ def load_results(path) -> BenchResult:
     d = json.loads(Path(path).read_text())
     return BenchResult(d['rows'], d['info'])
 
-BenchResult.table, BenchResult.save, BenchResult.__str__ = _table, _save, _table
 
 # %% ../nbs/07_benchmark.ipynb #31540f95
 def plot_benchmark(res: BenchResult, figsize=(13, 3.6)):

@@ -268,6 +268,9 @@ class GradAngleMonitor:
         self._busy, self._x, self._dout, self._hooks = False, None, None, []
         if model is not None: self.setup(model)
 
+    def __call__(self): return _monitor_call(self)   # the check itself (below)
+    after_backward = __call__                        # the `train` callback event
+
     def setup(self, model: nn.Module):
         "Attach to `model` (`revnet.train.train` calls this for a monitor passed in `callbacks`)."
         self.remove(); self.model = model
@@ -310,7 +313,6 @@ def _monitor_call(self: GradAngleMonitor):
     self._x = self._dout = None
     return ga
 
-GradAngleMonitor.__call__ = GradAngleMonitor.after_backward = _monitor_call
 
 # %% ../nbs/05_inversion.ipynb #3019666f
 def monitored_run(model: str = 'revnet-38', dataset: str = 'digits', steps: int = 30, batch_size: int = 8, every: int = 3,

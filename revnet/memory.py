@@ -324,8 +324,7 @@ def _skey(t): return (t.untyped_storage().device.type, t.untyped_storage().data_
 def saved_by_part(model: nn.Module, x: torch.Tensor) -> dict:
     "Bytes autograd saves for backward during `model(x)`, attributed (each storage once) to the `part_of` the innermost module that saved it."
     names = {m: n for n, m in model.named_modules()}
-    stack, seen = [''], {}
-    exclude = {_skey(t) for t in [*model.parameters(), *model.buffers(), x]}
+    stack, seen, exclude = [''], {}, set()
     def enter(m, args): stack.append(names[m])
     def leave(m, args, out): stack.pop()
     hooks = [h for m in model.modules() for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
@@ -335,7 +334,9 @@ def saved_by_part(model: nn.Module, x: torch.Tensor) -> dict:
             if k not in exclude and k not in seen: seen[k] = (stack[-1], t.untyped_storage().nbytes())
         return t
     try:
-        with frozen_bn_stats(model), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): y = model(x)
+        with frozen_bn_stats(model):  # BatchNorm statistics are scratch copies in here: excluded like the buffers they replace
+            exclude.update(_skey(t) for t in [*model.parameters(), *model.buffers(), x])
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): y = model(x)
     finally:
         for h in hooks: h.remove()
     seen.pop(_skey(y), None)
