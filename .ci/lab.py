@@ -91,7 +91,7 @@ def explorer_output(page, label: str):
 
 def check_notebook(browser, url, token, name, label, value) -> str:
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-    page.goto(f'{url}/lab/tree/{name}.ipynb?token={token}', timeout=120_000)
+    page.goto(f'{url}/lab/tree/{name}.ipynb?reset&token={token}', timeout=120_000)  # no earlier tab
     t0 = time.time()
     errors = run_all(page)
     if errors: raise AssertionError(f'error output after Run All: {errors[0][:1500]}')
