@@ -16,7 +16,7 @@ from .core import retained_memory
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit',
            'rev_unit', 'ResStage', 'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d',
-           'use_tf_padding', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
+           'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
            'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table',
            'mode_grad_errors', 'train_step_state', 'reconstruction_errors', 'memory_table', 'show_memory_table',
            'plot_memory_table', 'boundary_bytes']
@@ -216,8 +216,17 @@ def _official_init(model: nn.Module):
             b = math.sqrt(3.0 / mod.in_features)
             nn.init.uniform_(mod.weight, -b, b); nn.init.zeros_(mod.bias)
 
+# %% ../nbs/02_models.ipynb #03d37ee2
+class Net(nn.Module):
+    "What revnet's models share: `forward` = `forward_head(forward_features(x))`, and a `mode` for all its stages."
+    def forward(self, x): return self.forward_head(self.forward_features(x))
+    @property
+    def mode(self): return self.stages[0].mode
+    @mode.setter
+    def mode(self, mode): set_mode(self, mode); self.config.mode = mode
+
 # %% ../nbs/02_models.ipynb #78b888b6
-class RevResNet(nn.Module):
+class RevResNet(Net):
     "A pre-activation ResNet or RevNet built from a `ModelConfig`; `mode` chosen per stage (see `set_mode`)."
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -245,13 +254,7 @@ class RevResNet(nn.Module):
         for s in self.stages: x = s(x)
         return self.norm(x)
     def forward_head(self, x): return self.fc(x.mean((2, 3)))
-    def forward(self, x): return self.forward_head(self.forward_features(x))
     def reset_parameters(self): _official_init(self)
-
-    @property
-    def mode(self): return self.stages[0].mode
-    @mode.setter
-    def mode(self, mode): set_mode(self, mode); self.config.mode = mode
 
     @torch.no_grad()
     def reconstruct(self, x):

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F_
 from torch.utils.checkpoint import checkpoint
-from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, frozen_bn_stats
-from .models import register_model, create_model
+from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, frozen_bn_stats
+from .models import register_model, create_model, Net
 
 # %% auto #0
 __all__ = ['VIT_CONFIGS', 'VIT_PAPER_PARAMS', 'DropPath', 'Attention', 'attn_fn', 'mlp_fn', 'rev_vit_block', 'ViTBlock',
@@ -124,7 +124,7 @@ def _init_vit(m: nn.Module):
         elif isinstance(mod, PatchEmbed): nn.init.trunc_normal_(mod.pos, std=0.02)
 
 # %% ../nbs/10_revvit.ipynb #97ae287a
-class RevViT(nn.Module):
+class RevViT(Net):
     "Rev-ViT (`arch='revvit'`) or the standard ViT (`'vit'`) from a `ViTConfig`; `mode` as for `RevResNet`."
     def __init__(self, cfg: ViTConfig):
         super().__init__()
@@ -144,12 +144,6 @@ class RevViT(nn.Module):
         if self.rev: x = torch.cat([x, x], -1)                   # X1 = X2 = the tokens
         return self.norm(self.stages[0](x))
     def forward_head(self, x): return self.head(x.mean(1))
-    def forward(self, x): return self.forward_head(self.forward_features(x))
-
-    @property
-    def mode(self): return self.stages[0].mode
-    @mode.setter
-    def mode(self, mode): set_mode(self, mode); self.config.mode = mode
 
     @torch.no_grad()
     def reconstruct(self, x):
