@@ -4,7 +4,7 @@
 Usage: python .ci/kernel.py [NOTEBOOK ...]   (default: every notebook in nbs/). Prints one line per notebook and
 `N passed, N failed`; exits 1 if any notebook raised or left an error output."""
 import os, sys, time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -13,7 +13,7 @@ from nbclient.exceptions import CellExecutionError
 root = Path(__file__).resolve().parent.parent
 
 
-def run(path: Path, timeout=1800) -> tuple[bool, str]:
+def run(path: Path, timeout=900) -> tuple[bool, str]:
     "Execute `path` in a fresh python3 kernel, in the notebook's folder; (ok, message)."
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
@@ -34,7 +34,7 @@ def main(argv):
     jobs = int(os.environ.get('REVNET_KERNEL_JOBS', '2'))
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     os.environ.pop('MPLBACKEND', None)   # the kernel's own (inline) backend, as for a user
-    with ThreadPoolExecutor(jobs) as ex:
+    with ProcessPoolExecutor(jobs) as ex:   # a process per notebook: nbclient clients in threads can hang
         futs = {nb: ex.submit(run, nb) for nb in nbs}
         res = {}
         for nb, f in futs.items():
