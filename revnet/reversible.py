@@ -73,10 +73,6 @@ def draws_random(m: nn.Module) -> bool:
         return s.p > 0 if isinstance(s, nn.modules.dropout._DropoutNd) else isinstance(s, tuple(RANDOM_MODULES))
     return any(one(s) for s in m.modules())
 
-def _rng_fingerprint(device):
-    "The global generators' state now (CPU, and CUDA on a CUDA `device`): to check that nothing drew from them."
-    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == 'cuda' else None
-
 def _same_rng(a, b): return all((x is None and y is None) or torch.equal(x, y) for x, y in zip(a, b))
 
 # %% ../nbs/01_reversible.ipynb #2c2eb7d6
@@ -398,12 +394,12 @@ class RevSequence(Moded, nn.Sequential):
         mode = self.mode if torch.is_grad_enabled() and (x.requires_grad or params) else 'plain'
         seed = self.seed() if seed is None else seed
         watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
-        before = _rng_fingerprint(x.device) if watch else None
+        before = _rng_state(x.device) if watch else None
         if mode == 'reversible': y = _rev_apply(self, x, seed, params)
         else:
             call = (lambda i, b, run, x1, x2: checkpointed(run, x1, x2, module=b)) if mode == 'checkpoint' else _direct
             with block_rng(seed, x.device): y = torch.cat(self.forward_halves(*_split(x, self.dim), _call=call), self.dim)
-        if watch and not _same_rng(before, _rng_fingerprint(x.device)):
+        if watch and not _same_rng(before, _rng_state(x.device)):
             raise RuntimeError(f"a block drew random numbers that {mode!r} mode cannot replay (outside rng_scope, or "
                                "from a module draws_random does not know, e.g. a functional dropout). Build the "
                                "RevSequence with preserve_rng=True, or give that module an attribute draws_random = True.")
