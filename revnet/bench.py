@@ -4,14 +4,13 @@
 
 # %% ../nbs/07_benchmark.ipynb #6023e9ce
 from __future__ import annotations
-import argparse, copy, csv, gc, json, os, platform, statistics, subprocess, sys, time, traceback, warnings
-from dataclasses import dataclass, field, asdict
+import argparse, copy, csv, json, os, platform, statistics, subprocess, sys, time, warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from .core import retained_memory, peak_memory, train_step, run_command
-from .reversible import RevSequence, set_mode, grad_rel_error
+from .reversible import RevSequence, set_mode
 
 # %% auto #0
 __all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',

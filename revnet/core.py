@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #ff8d0259
 from __future__ import annotations
-import ctypes, ctypes.util, gc, os, re, shlex, subprocess, sys, traceback, warnings
+import ctypes, ctypes.util, gc, os, sys, traceback
 from dataclasses import dataclass, asdict
 import torch
 
 # %% auto #0
 __all__ = ['DONE', 'default_device', 'cpu_allocated_bytes', 'allocated_bytes', 'SavedTensorsMeter', 'MemoryReport',
-           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'launch_cpu_ddp',
-           'debug_requested', 'error_line', 'run_command', 'has_widget_frontend', 'Explorer']
+           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'debug_requested',
+           'error_line', 'run_command', 'has_widget_frontend', 'Explorer']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
@@ -146,18 +146,6 @@ def mark_done(rank: int | None = None):
     rank = int(os.environ.get('RANK', 0)) if rank is None else rank
     sys.stdout.write(f'\n{DONE} rank={rank}\n'); sys.stdout.flush()
 
-def launch_cpu_ddp(args, nproc: int = 2, timeout: float = 900, env=None) -> str:
-    "Run `accelerate launch` with `nproc` gloo processes on CPU for `args` (a script or `-m module`, then options); return the output."
-    cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', str(nproc),
-           '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no', *map(str, args)]
-    env = {**os.environ, 'ACCELERATE_USE_CPU': '1', 'OMP_NUM_THREADS': '1', 'REVNET_MARK_DONE': '1', **(env or {})}
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    out = p.stdout + p.stderr
-    done = set(re.findall(DONE + r' rank=(\d+)', p.stdout))
-    if p.returncode != 0 and len(done) < nproc:
-        raise RuntimeError(f'`{shlex.join(cmd)}` failed (exit {p.returncode}, {len(done)}/{nproc} ranks finished):\n{out[-6000:]}')
-    if p.returncode != 0: warnings.warn(f'all {nproc} ranks finished, then a process aborted at exit (exit {p.returncode}); ignored')
-    return out
 
 # %% ../nbs/00_core.ipynb #897806fb
 _USER_ERRORS = (ValueError, OSError, RuntimeError, FloatingPointError, ImportError)
@@ -191,9 +179,9 @@ def run_command(fn, argv=None, prog: str | None = None) -> int:
 # %% ../nbs/00_core.ipynb #b5d8a697
 def has_widget_frontend() -> bool:
     "True in a Jupyter kernel, where a front-end can display ipywidgets (not in plain Python or `nbdev_test`)."
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
+    import importlib.util
+    if importlib.util.find_spec('ipywidgets') is None: return False
+    try: from IPython import get_ipython
     except ImportError: return False
     ip = get_ipython()
     return ip is not None and type(ip).__name__ == 'ZMQInteractiveShell' and getattr(ip, 'kernel', None) is not None

@@ -4,8 +4,8 @@
 
 # %% ../nbs/03_data.ipynb #1b405b05
 from __future__ import annotations
-import argparse, contextlib, hashlib, math, multiprocessing, os, pickle, random, signal, sys
-from dataclasses import dataclass, asdict
+import argparse, hashlib, math, multiprocessing, os, pickle, random, signal, sys
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,10 +16,10 @@ from torchvision.datasets import CIFAR10, CIFAR100
 # %% auto #0
 __all__ = ['DATASETS', 'MEAN_FILE', 'VerifiedCIFAR10', 'VerifiedCIFAR100', 'IMAGENET_HOWTO', 'DatasetInfo', 'dataset_info',
            'default_data_dir', 'DatasetNotFoundError', 'DatasetCorruptError', 'PadCropFlip', 'TensorImages',
-           'digits_dataset', 'SyntheticImages', 'trusted_checksums', 'verify_cifar', 'write_tiny_cifar', 'cifar_mean',
-           'CifarTransform', 'Denormalize', 'val_indices', 'cifar_dataset', 'CentralCrop', 'imagenet_transform',
-           'imagenet_dataset', 'write_tiny_imagenet', 'get_dataset', 'seed_worker', 'default_workers', 'SeededAugment',
-           'get_dataloaders', 'download', 'list_datasets', 'check', 'data_cli', 'main', 'plot_samples']
+           'digits_dataset', 'SyntheticImages', 'verify_cifar', 'cifar_mean', 'CifarTransform', 'Denormalize',
+           'val_indices', 'cifar_dataset', 'CentralCrop', 'imagenet_transform', 'imagenet_dataset', 'get_dataset',
+           'seed_worker', 'default_workers', 'SeededAugment', 'get_dataloaders', 'download', 'list_datasets', 'check',
+           'data_cli', 'main', 'plot_samples']
 
 # %% ../nbs/03_data.ipynb #45796617
 DATASETS = ('cifar-10', 'cifar-100', 'imagenet', 'digits', 'synthetic')
@@ -144,15 +144,8 @@ def _cifar_table(cls):
 def _cifar_spec(name):
     return _cifar_table({'cifar-10': CIFAR10, 'cifar-100': CIFAR100}[name])
 
-_EXTRA_MD5 = {}   # filename path -> md5 sums trusted in addition to torchvision's (test fixtures only, see trusted_checksums)
+_EXTRA_MD5 = {}   # filename path -> md5 sums trusted in addition to torchvision's (test fixtures only, see revnet.testing.trusted_checksums)
 
-@contextlib.contextmanager
-def trusted_checksums(md5s: dict):
-    "Also accept the md5 sums `{path: md5}` (of generated test files) while the block runs."
-    old = dict(_EXTRA_MD5)
-    _EXTRA_MD5.update({str(Path(p).resolve()): m for p, m in md5s.items()})
-    try: yield
-    finally: _EXTRA_MD5.clear(); _EXTRA_MD5.update(old)
 
 # %% ../nbs/03_data.ipynb #954a2d52
 _MD5_CACHE = {}
@@ -183,29 +176,6 @@ def verify_cifar(name: str, data_dir=None, splits=('train', 'test')) -> dict:
                                       f"Delete {folder}/ and fetch it again with {_fetch_hint(name, data_dir)}.")
         sums[fn] = got
     return sums
-
-# %% ../nbs/03_data.ipynb #e1cafb8d
-def write_tiny_cifar(name: str, data_dir, n_train: int = 100, n_test: int = 20, seed: int = 0) -> dict:
-    "Write a tiny `name` folder in the official python-pickle format under `data_dir`; return `{path: md5}` of its files."
-    spec = _cifar_spec(_check_name(name)); nc = _INFO[name].num_classes
-    folder = Path(data_dir) / spec['folder']; folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    train_files, test_files = [f for f, _ in spec['train']], [f for f, _ in spec['test']]
-    def batch(n, i):
-        y = np.arange(i, i + n) % nc
-        data = (rng.integers(0, 128, (n, 3072)) + (y[:, None] * 127) // max(nc - 1, 1)).astype(np.uint8)
-        d = {'batch_label': f'tiny batch {i}', 'data': data, 'filenames': [f'img_{i + k}.png' for k in range(n)]}
-        if name == 'cifar-10': d['labels'] = y.tolist()
-        else: d['fine_labels'], d['coarse_labels'] = y.tolist(), (y // 5).tolist()
-        return d
-    per = [n_train // len(train_files) + (k < n_train % len(train_files)) for k in range(len(train_files))]
-    start = 0
-    for fn, n in zip(train_files, per): pickle.dump(batch(n, start), open(folder / fn, 'wb'), protocol=2); start += n
-    for fn in test_files: pickle.dump(batch(n_test, 0), open(folder / fn, 'wb'), protocol=2)
-    meta = {'label_names': [f'class{c}' for c in range(nc)], 'num_cases_per_batch': per[0]} if name == 'cifar-10' else \
-           {'fine_label_names': [f'class{c}' for c in range(nc)], 'coarse_label_names': [f'super{c}' for c in range(nc // 5)]}
-    pickle.dump(meta, open(folder / spec['meta'][0], 'wb'), protocol=2)
-    return {str(folder / fn): _md5(folder / fn) for fn in [*train_files, *test_files, spec['meta'][0]]}
 
 # %% ../nbs/03_data.ipynb #483f0b82
 MEAN_FILE = 'revnet-mean.npz'
@@ -345,20 +315,6 @@ def imagenet_dataset(split: str = 'train', data_dir=None, augment: bool | None =
     except FileNotFoundError as e: raise DatasetCorruptError(f"wrong folder layout in {root / split}/: {e}") from e
     ds.to_image = Denormalize(0.5, 0.5)
     return ds
-
-# %% ../nbs/03_data.ipynb #656caff6
-def write_tiny_imagenet(data_dir, classes=('n01440764', 'n01443537', 'n01484850'), n_train: int = 4, n_val: int = 2, seed: int = 0):
-    "Write `imagenet/{train,val}/<wnid>/*.JPEG` of small random JPEGs under `data_dir` (for tests)."
-    from PIL import Image
-    rng = np.random.default_rng(seed)
-    for split, n in (('train', n_train), ('val', n_val)):
-        for c, wnid in enumerate(classes):
-            d = Path(data_dir) / 'imagenet' / split / wnid; d.mkdir(parents=True, exist_ok=True)
-            for k in range(n):
-                h, w = rng.integers(40, 90, 2)
-                a = (rng.integers(0, 60, (h, w, 3)) + 90 * c).clip(0, 255).astype(np.uint8)
-                Image.fromarray(a).save(d / f'{wnid}_{k}.JPEG', quality=90)
-    return Path(data_dir) / 'imagenet'
 
 # %% ../nbs/03_data.ipynb #6d954aa8
 def get_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | None = None, val_split: bool = False, **kwargs):

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import copy, math
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .core import Explorer, has_widget_frontend
+from .core import Explorer
 from .reversible import (AdditiveCoupling, RevSequence, set_mode, frozen_bn_stats,
                                _split, _rng_state, _replay, _autocast_state, _autocast)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F_
 from .core import retained_memory, peak_memory, train_step, Explorer, run_command  # peak_memory: pins mmap on CPU
-from .reversible import MODES, RevSequence, set_mode, frozen_bn_stats, memory_vs_blocks, plot_memory_vs_blocks
+from .reversible import MODES, RevSequence, frozen_bn_stats
 
 # %% auto #0
 __all__ = ['CIFAR_MODELS', 'MiB', 'DTYPES', 'DEPTH_MODELS', 'model_modes', 'model_depth', 'build_model', 'state_bytes',

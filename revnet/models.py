@@ -9,8 +9,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-import copy, importlib
-from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats, grad_rel_error
+import  importlib
+from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats
 from .core import retained_memory
 
 # %% auto #0
@@ -18,8 +18,7 @@ __all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'Pool
            'rev_unit', 'ResStage', 'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d',
            'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
            'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table',
-           'mode_grad_errors', 'train_step_state', 'reconstruction_errors', 'memory_table', 'show_memory_table',
-           'plot_memory_table', 'boundary_bytes']
+           'reconstruction_errors', 'memory_table', 'show_memory_table', 'plot_memory_table', 'boundary_bytes']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -371,25 +370,6 @@ def show_param_table(t: dict):
     print(f"{'model':12}{'classes':>8}{'parameters':>14}{'millions':>10}")
     for n, by_k in t.items():
         for k, v in by_k.items(): print(f"{n:12}{k:>8}{v:>14,}{v / 1e6:>10.2f}")
-
-# %% ../nbs/02_models.ipynb #329f668a
-def mode_grad_errors(name: str, x, seed: int = 0, **overrides) -> dict:
-    "{mode: max relative gradient error against 'plain'} for model `name` (same weights) on input `x`."
-    torch.manual_seed(seed)
-    ref = create_model(name, mode='plain', **overrides).to(x.dtype)
-    errs = {}
-    for mode in ref.stages[0].modes:
-        if mode == 'plain': continue
-        m = copy.deepcopy(ref); m.mode = mode
-        errs[mode] = grad_rel_error(m, ref, x, seed)
-    return errs
-
-# %% ../nbs/02_models.ipynb #38620669
-def train_step_state(m: nn.Module, x, y, lr=0.1, weight_decay=2e-4):
-    "One SGD step (official optimiser, weight decay on conv/FC weights only); returns a copy of the state dict."
-    opt = torch.optim.SGD(param_groups(m, weight_decay), lr=lr, momentum=0.9)
-    F_.cross_entropy(m(x), y).backward(); opt.step()
-    return {k: v.detach().clone() for k, v in m.state_dict().items()}
 
 # %% ../nbs/02_models.ipynb #2e4ed7db
 def reconstruction_errors(model: RevResNet, x) -> list[float]:

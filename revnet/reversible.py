@@ -10,12 +10,12 @@ import copy, zlib
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
+from .testing import grad_rel_error, Cast
 
 # %% auto #0
 __all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'ReversibleBlock', 'AdditiveCoupling',
            'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded', 'checkpointed', 'RevSequence', 'set_mode',
-           'grad_rel_error', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Cast', 'autocast_grad_errors', 'memory_vs_blocks',
-           'plot_memory_vs_blocks']
+           'AffineCoupling', 'mlp', 'MLPCoupling', 'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -421,20 +421,6 @@ def set_mode(model: nn.Module, mode: str) -> nn.Module:
         if mode in m.modes: m.mode = mode
     return model
 
-# %% ../nbs/01_reversible.ipynb #e724961a
-def grad_rel_error(model, ref, x, seed=0):
-    "Max relative L2 error of `model`'s input and parameter gradients against `ref`'s (same weights), one backward from `x`."
-    xs = [x.detach().clone().requires_grad_(x.requires_grad) for _ in range(2)]
-    outs = []
-    for m, xi in zip((model, ref), xs):
-        m.zero_grad(set_to_none=True)
-        torch.manual_seed(seed)
-        y = m(xi)
-        w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype, device=y.device).view_as(y)
-        (y * w).sum().backward()
-        outs.append([xi.grad] * x.requires_grad + [p.grad for p in m.parameters()])
-    return max(((a - b).norm() / b.norm().clamp_min(1e-30)).item() for a, b in zip(*outs))
-
 # %% ../nbs/01_reversible.ipynb #56033748
 class AffineCoupling(ReversibleBlock):
     "y1 = x1*exp(s1) + t1, (s1, t1) = F(x2); y2 = x2*exp(s2) + t2, (s2, t2) = G(y1). F, G return 2x channels (s, t)."
@@ -469,15 +455,6 @@ class MLPCoupling(AdditiveCoupling):
     "Additive coupling on token vectors: the last dim split into halves of `d`; F and G pre-norm MLPs."
     def __init__(self, d: int, hidden: int | None = None, p: float = 0.0):
         super().__init__(mlp(d, hidden or 4 * d, p), mlp(d, hidden or 4 * d, p), dim=-1)
-
-# %% ../nbs/01_reversible.ipynb #53bd7799
-class Cast(nn.Module):
-    "Run `m` on the input cast to `dtype` (under `torch.autocast(device_type, amp)` if `amp`), returning the caller's dtype."
-    def __init__(self, m, dtype=torch.float32, amp=None, device_type='cpu'):
-        super().__init__(); self.m, self.dtype, self.amp, self.device_type = m, dtype, amp, device_type
-    def forward(self, x):
-        with torch.autocast(self.device_type, dtype=self.amp) if self.amp else nullcontext():
-            return self.m(x.to(self.dtype)).to(x.dtype)
 
 # %% ../nbs/01_reversible.ipynb #375aee89
 def autocast_grad_errors(model, x, amp=torch.bfloat16, device_type='cpu', seed=0):

@@ -24,7 +24,7 @@ from .data import get_dataloaders, dataset_info, DATASETS
 __all__ = ['SHORT_RECIPES', 'DEFAULTS', 'RESUME_CHANGEABLE', 'TrainOptions', 'resolve_options', 'LRSchedule', 'lr_schedule',
            'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter', 'resize',
            'evaluate', 'TrainState', 'StopRequest', 'save_model', 'load_model', 'train', 'params_digest',
-           'evaluate_run', 'same_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+           'evaluate_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -555,13 +555,6 @@ def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_si
                top1_error=1 - ev['test_acc'], top5_error=1 - ev['test_top5'], test_loss=ev['test_loss'])
     if write and accelerator.is_main_process: _write_atomic(run / 'eval.json', json.dumps(res, indent=2))
     return res
-
-# %% ../nbs/04_train.ipynb #46631cf2
-def same_run(a, b, ignore=('images_per_s', 'peak_mem_mib')) -> bool:
-    "Do runs `a` and `b` (folders) have bit-identical final weights and the same metrics (except timing columns)?"
-    wa, wb = (torch.load(Path(r) / 'model.pt', weights_only=True)['state_dict'] for r in (a, b))
-    rows = [[{k: v for k, v in m.items() if k not in ignore} for m in read_metrics(r)] for r in (a, b)]
-    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa) and rows[0] == rows[1]
 
 # %% ../nbs/04_train.ipynb #ec6597af
 _HELP = dict(batch_size='GLOBAL batch size (split over processes and --grad-accum micro-batches; default: the official one)',
