@@ -11,14 +11,12 @@ import torch.nn as nn
 import torch.nn.functional as F_
 import  importlib
 from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats
-from .core import retained_memory
 
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit',
            'rev_unit', 'ResStage', 'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d',
            'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
-           'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table',
-           'reconstruction_errors', 'memory_table', 'show_memory_table', 'plot_memory_table', 'boundary_bytes']
+           'TrainConfig', 'get_train_config', 'param_groups', 'count_params', 'param_table', 'show_param_table']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -98,6 +96,7 @@ def _needs_grad(m, x): return torch.is_grad_enabled() and (x.requires_grad or an
 # %% ../nbs/02_models.ipynb #ef102675
 class ResStage(Moded, nn.Sequential):
     "A stage of ResNet units run 'plain' (store all activations) or 'checkpoint' (store each unit's input)."
+    entry = '0'      # the module path of the stage's first (downsampling) unit
     modes = ('plain', 'checkpoint')
     def __init__(self, *units, mode='plain'):
         super().__init__(*units)
@@ -110,6 +109,7 @@ class ResStage(Moded, nn.Sequential):
 # %% ../nbs/02_models.ipynb #bd6699b9
 class RevStage(Moded, nn.Module):
     "A RevNet stage: a downsampling `RevDownUnit`, then a `RevSequence` of invertible units; modes as `RevSequence`."
+    entry = 'down'
     modes = MODES
     def __init__(self, down: RevDownUnit, units, mode='reversible'):
         super().__init__()
@@ -146,6 +146,15 @@ class ModelConfig:
         for k in ('units', 'filters', 'strides'): setattr(self, k, tuple(getattr(self, k)))
         if len(self.filters) != len(self.units) + 1 or len(self.strides) != len(self.units):
             raise ValueError(f"{self.name}: need len(filters) == len(units) + 1 == len(strides) + 1, got {self.filters}, {self.units}, {self.strides}")
+    @property
+    def depth(self) -> int:
+        "Layers as counted in the model's name: first conv + FC + the units' convs (F and G both count in a RevNet)."
+        return 2 + sum(self.units) * (2 if self.block == 'basic' else 3) * (2 if self.arch == 'revnet' else 1)
+    @property
+    def img_size(self) -> int: return 32 if self.family == 'cifar' else 224
+    def units_overrides(self, n: int) -> dict:
+        "`create_model` overrides giving `n` units in every stage."
+        return {'units': (n,) * len(self.units)}
     @property
     def widths(self):
         "Output channels of the stem and of each stage."
@@ -215,14 +224,44 @@ def _official_init(model: nn.Module):
             b = math.sqrt(3.0 / mod.in_features)
             nn.init.uniform_(mod.weight, -b, b); nn.init.zeros_(mod.bias)
 
+# %% ../nbs/02_models.ipynb #ad026720
+def _rev_sequences(model: nn.Module) -> list:
+    "[(name, RevSequence)] of the outermost reversible runs of `model`, in forward order."
+    out = []
+    for n, m in model.named_modules():
+        if isinstance(m, RevSequence) and not any(n.startswith(o + '.') for o, _ in out): out.append((n, m))
+    return out
+
+def _part_of(model: nn.Module, path: str) -> str:
+    "'stem', 'stage entries', 'reversible runs', 'residual units' or 'head': the part of `model` at module `path`."
+    p = path.split('.')
+    if p[0] in ('stem', 'patch_embed'): return 'stem'
+    if p[0] != 'stages' or len(p) < 2: return 'head'          # final norm, pooling, classifier
+    if any(path == n or path.startswith(n + '.') for n, _ in model.rev_sequences()): return 'reversible runs'
+    stage = model.stages[int(p[1])]
+    if len(p) == 2: return 'reversible runs' if any(True for _ in _rev_sequences(stage)) else 'residual units'
+    return 'stage entries' if p[2] == getattr(stage, 'entry', None) else 'residual units'
+
 # %% ../nbs/02_models.ipynb #03d37ee2
 class Net(nn.Module):
-    "What revnet's models share: `forward` = `forward_head(forward_features(x))`, and a `mode` for all its stages."
+    "What revnet's models share: `forward`, a `mode` for all stages, and what measurements read (see below)."
     def forward(self, x): return self.forward_head(self.forward_features(x))
     @property
     def mode(self): return self.stages[0].mode
     @mode.setter
     def mode(self, mode): set_mode(self, mode); self.config.mode = mode
+    @property
+    def modes(self) -> tuple:
+        "The modes every stage supports, in `MODES` order (a ResNet has no 'reversible')."
+        return tuple(m for m in MODES if all(m in s.modes for s in self.stages))
+    @property
+    def depth(self) -> int: return self.config.depth
+    def example_input(self, batch_size: int = 2, image_size: int | None = None):
+        "A random batch of `batch_size` images of the model's input size (or `image_size`)."
+        s = image_size or self.config.img_size
+        return torch.randn(batch_size, self.config.in_chans, s, s)
+    def rev_sequences(self) -> list: return _rev_sequences(self)
+    def part_of(self, path: str) -> str: return _part_of(self, path)
 
 # %% ../nbs/02_models.ipynb #78b888b6
 class RevResNet(Net):
@@ -370,57 +409,3 @@ def show_param_table(t: dict):
     print(f"{'model':12}{'classes':>8}{'parameters':>14}{'millions':>10}")
     for n, by_k in t.items():
         for k, v in by_k.items(): print(f"{n:12}{k:>8}{v:>14,}{v / 1e6:>10.2f}")
-
-# %% ../nbs/02_models.ipynb #2e4ed7db
-def reconstruction_errors(model: RevResNet, x) -> list[float]:
-    "Max absolute error of each RevNet stage's reconstructed input (`model.reconstruct`)."
-    return [(h - r).abs().max().item() for h, r in model.reconstruct(x)]
-
-# %% ../nbs/02_models.ipynb #3d41ada1
-def memory_table(names=None, bs: int = 2, size: int = 32, seed: int = 0) -> dict:
-    "{name: {mode: MemoryReport}}: activation memory retained after a training-mode forward of a `bs`x3x`size`x`size` batch."
-    names = names or list_models('cifar', arch=('resnet', 'revnet'))
-    torch.manual_seed(seed)
-    x = torch.randn(bs, 3, size, size)
-    out = {}
-    for n in names:
-        m, out[n] = create_model(n), {}
-        for mode in m.stages[0].modes:
-            m.mode = mode
-            out[n][mode] = retained_memory(m, x)
-        del m
-    return out
-
-def show_memory_table(res: dict):
-    "Print `memory_table` results in MiB (saved tensors / allocator)."
-    modes = [m for m in MODES if any(m in r for r in res.values())]
-    print(f"{'model':12}" + ''.join(f'{m:>22}' for m in modes) + '   (MiB: saved / allocator)')
-    for n, r in res.items():
-        print(f"{n:12}" + ''.join(f"{r[m].saved / 2**20:>12.2f} /{r[m].allocator / 2**20:>7.2f}" if m in r else f"{'-':>22}" for m in modes))
-
-# %% ../nbs/02_models.ipynb #2054f3a6
-def plot_memory_table(res: dict, ax=None, title='Activation memory retained after forward (CIFAR, batch 2)'):
-    "Grouped bars: retained activation memory (MiB, saved tensors) of each model in each mode; log scale."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(8, 4))
-    names, w = list(res), 0.27
-    for i, mode in enumerate(MODES):
-        xs = [j + (i - 1) * w for j, n in enumerate(names) if mode in res[n]]
-        vs = [res[n][mode].saved / 2**20 for n in names if mode in res[n]]
-        bars = ax.bar(xs, vs, w, label=mode)
-        ax.bar_label(bars, fmt='%.1f', fontsize=7)
-    ax.set_xticks(range(len(names)), names)
-    ax.set(ylabel='retained activations (MiB)', title=title, yscale='log')
-    ax.grid(axis='y', alpha=.3); ax.legend(title='mode', fontsize=8)
-    return ax
-
-# %% ../nbs/02_models.ipynb #cd34b434
-def boundary_bytes(model: RevResNet, x) -> int:
-    "Bytes of the tensors a reversible RevNet must keep: stem conv and ReLU outputs, each stage output, final ReLU output."
-    sizes, hs = [], [model.stem[0], model.stem[2], *model.stages, model.norm[1]]
-    hooks = [h.register_forward_hook(lambda m, i, o: sizes.append(o.numel() * o.element_size())) for h in hs]
-    try:
-        with torch.no_grad(), frozen_bn_stats(model): model(x)
-    finally:
-        for h in hooks: h.remove()
-    return sum(sizes)

@@ -411,8 +411,8 @@ class RevSequence(Moded, nn.Sequential):
 
 # %% ../nbs/01_reversible.ipynb #80861dcc
 def set_mode(model: nn.Module, mode: str) -> nn.Module:
-    "Set `mode` on every module of `model` that supports it; error if none does. Returns `model`."
-    ms = [m for m in model.modules() if hasattr(m, 'modes')]
+    "Set `mode` on every `Moded` module of `model` that supports it; error if none does. Returns `model`."
+    ms = [m for m in model.modules() if isinstance(m, Moded)]   # (a model's `modes` only reports them)
     if not ms: raise ValueError(f"{type(model).__name__} has no module with modes ({', '.join(MODES)})")
     if not any(mode in m.modes for m in ms):
         raise ValueError(f"mode {mode!r} is not supported by {type(model).__name__}; "

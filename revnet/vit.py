@@ -90,6 +90,10 @@ class ViTConfig:
     drop_rate: float = 0.0          # dropout after the attention projection and in the MLP
     attn_drop_rate: float = 0.0     # dropout on the attention weights
     drop_path_rate: float = 0.0     # stochastic depth, rising linearly over the blocks to this value
+    def units_overrides(self, n: int) -> dict:
+        "`create_model` overrides giving `n` blocks (Rev-ViT has one stage)."
+        return {'depth': n}
+
 
 # %% ../nbs/10_revvit.ipynb #908f2150
 class PatchEmbed(nn.Module):
