@@ -4,9 +4,9 @@
 
 # %% ../nbs/04_train.ipynb #d78664e2
 from __future__ import annotations
-import argparse, hashlib, json, math, os, shutil, signal, sys, threading, time
+import argparse, hashlib, inspect, json, math, os, shutil, signal, sys, threading, time
 import accelerate
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -21,10 +21,10 @@ from .models import create_model, get_train_config, param_groups, list_models, m
 from .data import get_dataloaders, dataset_info, DATASETS
 
 # %% auto #0
-__all__ = ['SHORT_RECIPES', 'DEFAULTS', 'RESUME_CHANGEABLE', 'TrainOptions', 'resolve_options', 'LRSchedule', 'lr_schedule',
-           'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter', 'resize',
-           'evaluate', 'TrainState', 'StopRequest', 'save_model', 'load_model', 'train', 'params_digest',
-           'evaluate_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+__all__ = ['SHORT_RECIPES', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions', 'resolve_options', 'LRSchedule',
+           'lr_schedule', 'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter',
+           'resize', 'evaluate', 'TrainState', 'StopRequest', 'Run', 'save_model', 'load_model', 'train',
+           'params_digest', 'evaluate_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -282,6 +282,64 @@ class StopRequest:
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
 
+# %% ../nbs/04_train.ipynb #edde1c01
+EVENTS = ('before_fit', 'before_step', 'after_backward', 'after_step', 'after_eval', 'after_log', 'on_checkpoint',
+          'after_fit')
+
+def _takes_run(fn) -> bool:
+    try: return len(inspect.signature(fn).parameters) > 0
+    except (TypeError, ValueError): return True
+
+def _fire(cb, event: str, run):
+    "Call `cb.<event>(run)` if `cb` has it; older hooks: `setup(model)` at before_fit, `after_backward()`."
+    if event == 'before_fit' and hasattr(cb, 'setup') and not hasattr(cb, 'before_fit'): cb.setup(run.unwrapped)
+    fn = getattr(cb, event, None)
+    if fn is not None: fn(run) if _takes_run(fn) else fn()
+
+# %% ../nbs/04_train.ipynb #44a87c38
+@dataclass(eq=False)
+class Run:
+    "One training run as `train` builds it; every callback event is called with it (`run(event)`)."
+    options: TrainOptions; accelerator: Accelerator
+    model: nn.Module                      # as prepared (DDP-wrapped on several processes); `unwrapped`: the model
+    opt: torch.optim.Optimizer; sched: object; train_dl: object; eval_dl: object
+    callbacks: list = field(default_factory=list)
+    state: TrainState = field(default_factory=TrainState)   # step, epoch, batch of the epoch (checkpointed)
+    meter: Meter = field(default_factory=Meter)             # training loss/accuracy since the last log row
+    dir: Path | None = None; metrics: MetricsLog | None = None; stop: StopRequest | None = None
+    resumed_from: Path | None = None; checkpoint: Path | None = None   # checkpoint loaded; last one saved
+    last_eval: dict = field(default_factory=dict); row: dict | None = None   # last evaluation; last log row
+    x: torch.Tensor | None = None; y: torch.Tensor | None = None; out: torch.Tensor | None = None
+    loss: torch.Tensor | None = None      # of the current batch (on the device: `.item()` waits for it)
+    @property
+    def step(self) -> int: return self.state.step
+    @property
+    def end(self) -> int: return self.options.stop_at or self.options.steps
+    @property
+    def unwrapped(self) -> nn.Module: return self.accelerator.unwrap_model(self.model)
+    def __call__(self, event: str):
+        assert event in EVENTS, event
+        for cb in self.callbacks: _fire(cb, event, self)
+
+# %% ../nbs/04_train.ipynb #9abbc6fe
+class _Progress:
+    "The main process's tqdm bar (loss, images/s, peak memory, test accuracy); with `quiet`, a line per evaluation."
+    order = -1
+    def before_fit(self, run):
+        self.bar = tqdm(total=run.end, initial=run.step, unit='step', dynamic_ncols=True,
+                        disable=run.options.quiet or not run.accelerator.is_local_main_process)
+    def after_step(self, run): self.bar.update()
+    def after_log(self, run):
+        row, ev = run.row, {'test_acc': f"{run.row['test_acc']:.3f}"} if 'test_acc' in run.row else {}
+        self.bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{row['images_per_s']:.0f}",
+                             mem=f"{row['peak_mem_mib']:.0f}MiB", **ev)
+        if ev and run.options.quiet: run.accelerator.print(f"step {row['step']}: loss {row['loss']:.4f}, test acc {row['test_acc']:.4f}")
+    def after_fit(self, run): self.bar.close()
+
+class _Trackers:
+    "Every log row to the `--log-with` experiment trackers (Accelerate's `log`)."
+    def after_log(self, run): run.accelerator.log({k: v for k, v in run.row.items() if k != 'step'}, step=run.row['step'])
+
 # %% ../nbs/04_train.ipynb #b85fbacb
 def _accelerator(r: TrainOptions) -> Accelerator:
     "The Accelerator of a run: global batches split over processes, a seedable sampler for exact resume."
@@ -318,25 +376,38 @@ def _init_trackers(accelerator, r: TrainOptions, run: Path):
     accelerator.init_trackers('revnet', config=hp)
 
 # %% ../nbs/04_train.ipynb #9278ae8c
-def _setup(o: TrainOptions):
-    "Resolve options (and the stored ones on resume), create the Accelerator, data, model, optimizer and scheduler."
-    ck = None
-    if o.resume: o, ck = _merge_resume(o)
-    r = resolve_options(o)
-    accelerator = _accelerator(r)
-    r.id, r.mixed_precision = _new_run_id(r, accelerator), accelerator.mixed_precision
-    n = accelerator.num_processes * r.grad_accum
-    if r.batch_size % n: raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
-    set_seed(r.seed)
-    kw = {**(r.data_kwargs or {}), **({} if r.workers is None else dict(workers=r.workers)), **({} if r.augment is None else dict(augment=r.augment))}
+def _build(r: TrainOptions):
+    "Data, model, optimizer and scheduler of options `r` (in this order: the random draws of older runs)."
+    kw = {**(r.data_kwargs or {}), **({} if r.workers is None else dict(workers=r.workers)),
+          **({} if r.augment is None else dict(augment=r.augment))}
     train_dl, eval_dl = get_dataloaders(r.dataset, r.batch_size // r.grad_accum, data_dir=r.data_dir, seed=r.seed, **kw)
     for dl in (train_dl, eval_dl):   # iterators draw their worker seed from here, not from the global RNG
         if dl.generator is None: dl.generator = torch.Generator().manual_seed(r.seed)
     model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode, bn_momentum=r.bn_momentum)
     r.mode = model.config.mode
     opt = torch.optim.SGD(param_groups(model, r.weight_decay), lr=r.lr, momentum=r.momentum)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(r))
-    return r, ck, accelerator, model, opt, sched, train_dl, eval_dl
+    return model, opt, train_dl, eval_dl, torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(r))
+
+def _callbacks(r: TrainOptions, callbacks) -> list:
+    return sorted([_Progress(), *([_Trackers()] if r.log_with else []), *callbacks], key=lambda c: getattr(c, 'order', 0))
+
+# %% ../nbs/04_train.ipynb #40a8474e
+def _setup(o: TrainOptions, callbacks=()) -> Run:
+    "Resolve options (the stored ones on resume), create the Accelerator, `prepare` what `_build` made: the `Run`."
+    ck, fallback = None, not isinstance(o.resume, (str, Path))   # a checkpoint asked for by path: no fallback
+    if o.resume: o, ck = _merge_resume(o)
+    r = resolve_options(o)
+    acc = _accelerator(r)
+    r.id, r.mixed_precision = _new_run_id(r, acc), acc.mixed_precision
+    n = acc.num_processes * r.grad_accum
+    if r.batch_size % n: raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
+    set_seed(r.seed)
+    model, opt, train_dl, eval_dl, sched = acc.prepare(*_build(r))
+    run = Run(r, acc, model, opt, sched, train_dl, eval_dl, _callbacks(r, callbacks))
+    acc.register_for_checkpointing(run.state, run.meter)
+    if ck is None: _check_new_run(r)
+    else: run.resumed_from = _load_checkpoint(acc, ck, fallback)
+    return run
 
 # %% ../nbs/04_train.ipynb #b9792431
 def _check_new_run(r: TrainOptions):
@@ -365,10 +436,22 @@ def _start_run_folder(r: TrainOptions, accelerator, model) -> Path:
     accelerator.wait_for_everyone()
     return run
 
+# %% ../nbs/04_train.ipynb #0578299c
+def _open(run: Run):
+    "Write the run folder (nothing is written before) and open its metrics and trackers."
+    r, acc = run.options, run.accelerator
+    run.dir = _start_run_folder(r, acc, run.unwrapped)
+    run.metrics = MetricsLog(run.dir / 'metrics.jsonl', acc.is_main_process)
+    if r.log_with: _init_trackers(acc, r, run.dir)
+    if run.resumed_from is not None:
+        run.metrics.truncate(run.step); acc.print(f"resumed {r.id} from {run.resumed_from} at step {run.step}")
+    acc.print(f"run folder: {run.dir}  ({r.model} {r.mode}, {r.dataset}, {r.steps} steps, global batch {r.batch_size}, "
+              f"{acc.num_processes} process(es) on {acc.device})")
+
 # %% ../nbs/04_train.ipynb #9c97ad0f
-def _check_finite(loss_sum, step, run, what='loss'):
+def _check_finite(loss_sum, step, run_dir, what='loss'):
     if not math.isfinite(loss_sum):
-        last = latest_checkpoint(run)
+        last = latest_checkpoint(run_dir)
         raise FloatingPointError(f"the {what} became {loss_sum} at step {step}: training stopped. The last good checkpoint is "
                                  f"{last or '(none yet)'}; lower --lr, use --mixed-precision no, or resume from it after a change.")
 
@@ -381,53 +464,71 @@ def _step_stats(accelerator, loss, out, y, stop: float = 0.0):
     return accelerator.reduce(s, 'sum').tolist()
 
 # %% ../nbs/04_train.ipynb #18c31175
-def _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks=(), stop=None):
-    "Train from `state` up to `r.stop_at or r.steps`; log, evaluate and save on the way. Returns the last eval row."
-    end, last_eval, stop = r.stop_at or r.steps, {}, stop or StopRequest()
-    bar = tqdm(total=end, initial=state.step, disable=r.quiet or not accelerator.is_local_main_process, unit='step',
-               dynamic_ncols=True)
-    model.train()
-    while state.step < end and stop.at is None:
-        train_dl.set_epoch(state.epoch)
-        if hasattr(train_dl.dataset, 'set_epoch'): train_dl.dataset.set_epoch(state.epoch)  # per-sample augmentation seeds
-        for x, y in (accelerator.skip_first_batches(train_dl, state.batch) if state.batch else train_dl):
-            with accelerator.accumulate(model):
-                out = model(resize(x, r.image_size))
-                loss = F.cross_entropy(out, y)
-                *stats, asked = _step_stats(accelerator, loss, out, y, stop.requested)
-                _check_finite(stats[0], state.step + 1, run)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    for cb in callbacks: cb.after_backward()   # e.g. revnet.inversion.GradAngleMonitor
-                opt.step(); sched.step(); opt.zero_grad()
-            state.batch += 1; meter.add(*stats); stop.agreed |= asked > 0   # every process sees the same sum
-            if not accelerator.sync_gradients: continue
-            state.step += 1; bar.update()
-            if stop.agreed and state.step < end: stop.at = state.step
-            last_eval = _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval,
-                                    stopping=stop.at is not None)
-            if state.step >= end or stop.at is not None: break
-        else: state.epoch, state.batch = state.epoch + 1, 0
-    bar.close()
-    return last_eval
+def _fit(run: Run):
+    "Train from `run.state` up to `run.end` (`stop_at` or `steps`), firing the events on the way."
+    run('before_fit'); run.model.train()
+    while run.step < run.end and run.stop.at is None:
+        for x, y in _epoch_batches(run):
+            _train_batch(run, x, y)
+            if not run.accelerator.sync_gradients: continue
+            run.state.step += 1
+            _after_step(run)
+            if run.step >= run.end or run.stop.at is not None: break
+        else: run.state.epoch, run.state.batch = run.state.epoch + 1, 0
+    run('after_fit')
+
+def _epoch_batches(run: Run):
+    "The batches of the current epoch not yet consumed (on resume, `skip_first_batches` lands where the run was)."
+    dl, s = run.train_dl, run.state
+    dl.set_epoch(s.epoch)
+    if hasattr(dl.dataset, 'set_epoch'): dl.dataset.set_epoch(s.epoch)   # per-sample augmentation seeds
+    return run.accelerator.skip_first_batches(dl, s.batch) if s.batch else dl
+
+# %% ../nbs/04_train.ipynb #9c760684
+def _train_batch(run: Run, x, y):
+    "Forward, loss and backward of one batch; the optimizer step when it ends a step (every `grad_accum` batches)."
+    acc, o = run.accelerator, run.options
+    run.x, run.y = resize(x, o.image_size), y
+    run('before_step')
+    with acc.accumulate(run.model):
+        run.out = run.model(run.x)
+        run.loss = F.cross_entropy(run.out, y)
+        *stats, asked = _step_stats(acc, run.loss, run.out, y, run.stop.requested)
+        _check_finite(stats[0], run.step + 1, run.dir)
+        acc.backward(run.loss)
+        if acc.sync_gradients: run('after_backward')
+        run.opt.step(); run.sched.step(); run.opt.zero_grad()
+    run.state.batch += 1; run.meter.add(*stats); run.stop.agreed |= asked > 0   # every process sees the same sum
 
 # %% ../nbs/04_train.ipynb #1529e679
-def _after_step(r, run, accelerator, model, eval_dl, state, log, meter, bar, last_eval, stopping=False):
-    "Log, evaluate and checkpoint at the steps the options ask for."
-    s, end = state.step, state.step == (r.stop_at or r.steps)
-    ev = evaluate(model, eval_dl, accelerator, r.image_size) if s % r.eval_every == 0 or s == r.steps else None
-    if ev: last_eval = ev
-    if s % r.log_every == 0 or ev:
-        row = dict(step=s, **meter.row(), lr=lr_schedule(r).at(s - 1), peak_mem_mib=_peak_mib(accelerator.device), **(ev or {}))
-        log.write(**row); meter.reset()
-        if r.log_with: accelerator.log({k: v for k, v in row.items() if k != 'step'}, step=s)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{row['images_per_s']:.0f}", mem=f"{row['peak_mem_mib']:.0f}MiB",
-                        **({'test_acc': f"{ev['test_acc']:.3f}"} if ev else {}))
-        if ev and r.quiet: accelerator.print(f"step {s}: loss {row['loss']:.4f}, test acc {ev['test_acc']:.4f}")
-    if s % r.save_every == 0 or end or stopping:
-        if not _params_finite(model): _check_finite(float('nan'), s, run, what='weights')
-        save_checkpoint(accelerator, run, s, r.keep)
-    return last_eval
+def _after_step(run: Run):
+    "After an optimizer step: `after_step`, then evaluate, log and checkpoint at the steps the options ask for."
+    o, s = run.options, run.step
+    if run.stop.agreed and s < run.end: run.stop.at = s
+    run('after_step')
+    ev = _evaluate(run) if s % o.eval_every == 0 or s == o.steps else None
+    if s % o.log_every == 0 or ev: _log(run, ev)
+    if s % o.save_every == 0 or s == run.end or run.stop.at is not None: _checkpoint(run)
+
+def _evaluate(run: Run) -> dict:
+    run.last_eval = evaluate(run.model, run.eval_dl, run.accelerator, run.options.image_size)
+    run('after_eval')
+    return run.last_eval
+
+# %% ../nbs/04_train.ipynb #c7f15863
+def _log(run: Run, ev: dict | None):
+    "A row of `metrics.jsonl`: training loss and accuracy since the last row, lr, throughput, peak memory, evaluation."
+    s = run.step
+    run.row = dict(step=s, **run.meter.row(), lr=lr_schedule(run.options).at(s - 1),
+                   peak_mem_mib=_peak_mib(run.accelerator.device), **(ev or {}))
+    run.metrics.write(**run.row); run.meter.reset()
+    run('after_log')
+
+def _checkpoint(run: Run):
+    "A complete checkpoint of the step, only of finite weights (the last checkpoint stays the last good one)."
+    if not _params_finite(run.model): _check_finite(float('nan'), run.step, run.dir, what='weights')
+    run.checkpoint = save_checkpoint(run.accelerator, run.dir, run.step, run.options.keep)
+    run('on_checkpoint')
 
 # %% ../nbs/04_train.ipynb #64cc4c7e
 def save_model(path, model: nn.Module, **extra):
@@ -453,32 +554,28 @@ def load_model(path, map_location='cpu') -> nn.Module:
 
 # %% ../nbs/04_train.ipynb #b9caced3
 def train(callbacks=(), **options) -> Path:
-    "Train with `options` (the fields of `TrainOptions`); returns the run folder. Also `revnet-train` / `accelerate launch -m revnet.train`."
-    r, ck, accelerator, model, opt, sched, train_dl, eval_dl = _setup(TrainOptions(**options))
-    model, opt, train_dl, eval_dl, sched = accelerator.prepare(model, opt, train_dl, eval_dl, sched)
-    for cb in callbacks: getattr(cb, 'setup', lambda m: None)(accelerator.unwrap_model(model))
-    state, meter = TrainState(), Meter()
-    accelerator.register_for_checkpointing(state, meter)
-    if ck is None: _check_new_run(r)
-    else: ck = _load_checkpoint(accelerator, ck, fallback=not isinstance(options.get('resume'), (str, Path)))
-    run = _start_run_folder(r, accelerator, accelerator.unwrap_model(model))   # nothing is written before here
-    log = MetricsLog(run / 'metrics.jsonl', accelerator.is_main_process)
-    if r.log_with: _init_trackers(accelerator, r, run)
-    if ck is not None: log.truncate(state.step); accelerator.print(f"resumed {r.id} from {ck} at step {state.step}")
-    accelerator.print(f"run folder: {run}  ({r.model} {r.mode}, {r.dataset}, {r.steps} steps, global batch {r.batch_size}, "
-                      f"{accelerator.num_processes} process(es) on {accelerator.device})")
-    with StopRequest() as stop:
-        ev = _train_loop(r, run, accelerator, model, opt, sched, train_dl, eval_dl, state, meter, log, callbacks, stop)
-        if state.step == r.steps and accelerator.is_main_process:
-            save_model(run / 'model.pt', accelerator.unwrap_model(model), step=state.step, image_size=r.image_size,
+    "Train with `options` (the fields of `TrainOptions`) and `callbacks`; returns the run folder. Also `revnet-train`."
+    run = _setup(TrainOptions(**options), callbacks)
+    _open(run)
+    with StopRequest() as run.stop:
+        _fit(run)
+        if run.step == run.options.steps and run.accelerator.is_main_process:
+            ev = run.last_eval
+            save_model(run.dir / 'model.pt', run.unwrapped, step=run.step, image_size=run.options.image_size,
                        **({'eval': ev} if ev else {}))
-    _check_replicas(accelerator, model)
-    accelerator.print(f"{'finished' if state.step == r.steps else 'stopped at step ' + str(state.step) + ' of'} {r.steps}"
-                      + (f": test accuracy {ev['test_acc']:.4f}" if ev else '') + f"; run folder {run}")
-    accelerator.wait_for_everyone()   # no process tears down the process group while another still talks to it
-    accelerator.end_training()
-    if stop.at is not None: _stopped(stop, r, run, accelerator)
-    return run
+    _finish(run)
+    return run.dir
+
+# %% ../nbs/04_train.ipynb #8edbb307
+def _finish(run: Run):
+    "Check the replicas agree, say how the run ended, end the trackers; after a signal, raise what it means."
+    r, acc, ev = run.options, run.accelerator, run.last_eval
+    _check_replicas(acc, run.model)
+    acc.print(f"{'finished' if run.step == r.steps else 'stopped at step ' + str(run.step) + ' of'} {r.steps}"
+              + (f": test accuracy {ev['test_acc']:.4f}" if ev else '') + f"; run folder {run.dir}")
+    acc.wait_for_everyone()   # no process tears down the process group while another still talks to it
+    acc.end_training()
+    if run.stop.at is not None: _stopped(run.stop, r, run.dir, acc)
 
 # %% ../nbs/04_train.ipynb #53a9b26f
 def _stopped(stop: StopRequest, r: TrainOptions, run: Path, accelerator):
