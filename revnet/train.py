@@ -340,12 +340,17 @@ class _Trackers:
     "Every log row to the `--log-with` experiment trackers (Accelerate's `log`)."
     def after_log(self, run): run.accelerator.log({k: v for k, v in run.row.items() if k != 'step'}, step=run.row['step'])
 
+# %% ../nbs/04_train.ipynb #bd3b9032
+def _allow_precision(mixed_precision: str | None):
+    "Let the next `Accelerator` take `mixed_precision` though this process made one with another (one process only)."
+    st = AcceleratorState._shared_state
+    if not (mixed_precision and st and st.get('_mixed_precision', mixed_precision) != mixed_precision): return
+    if PartialState().num_processes == 1: AcceleratorState._reset_state()   # private: the test below watches it
+
 # %% ../nbs/04_train.ipynb #b85fbacb
 def _accelerator(r: TrainOptions) -> Accelerator:
     "The Accelerator of a run: global batches split over processes, a seedable sampler for exact resume."
-    st = AcceleratorState._shared_state
-    if r.mixed_precision and st and st.get('_mixed_precision', r.mixed_precision) != r.mixed_precision and PartialState().num_processes == 1:
-        AcceleratorState._reset_state()    # a notebook that trains twice with different precisions
+    _allow_precision(r.mixed_precision)
     return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum,
                        log_with=_trackers(r.log_with) or None,
                        project_dir=str(r.output_dir or DEFAULTS['output_dir']),   # the trackers' until the run's
@@ -356,6 +361,7 @@ def _new_run_id(r: TrainOptions, accelerator) -> str:
     broadcast_object_list(rid)   # every process uses the main process's id
     return rid[0]
 
+# %% ../nbs/04_train.ipynb #074a3105
 def _trackers(log_with: str | None) -> list[str]:
     "The experiment trackers `--log-with` names (comma-separated), checked: known to Accelerate and installed."
     import accelerate.utils as au
