@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pretrained.ipynb #p9c00002
 from __future__ import annotations
-import argparse, math, os, re, shutil, sys, tarfile, urllib.request, zlib
+import argparse, os, re, shutil, sys, tarfile, urllib.request, zlib
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
@@ -14,11 +14,9 @@ from .models import ModelConfig, MODEL_CONFIGS, RevResNet, create_model, list_mo
 from .core import run_command
 
 # %% auto #0
-__all__ = ['OFFICIAL_URL', 'STEM', 'TRAINING_STATE', 'CNN_ARCHS', 'INPUT_SCALE', 'PREPROCESSING', 'MAX_REL', 'ConversionError',
-           'download', 'extract', 'find_checkpoint', 'read_checkpoint', 'split_variables', 'canonical_name',
-           'official_variables', 'describe', 'identify', 'tf_names', 'to_torch', 'convert_variables',
-           'random_variables', 'TFOps', 'tf_branch', 'tf_shortcut', 'tf_unit', 'official_logits', 'revnet_logits',
-           'compare', 'write_checkpoint', 'convert', 'convert_parser', 'main', 'imagenet_top', 'evaluate_file']
+__all__ = ['OFFICIAL_URL', 'PREPROCESSING', 'ConversionError', 'download', 'extract', 'find_checkpoint', 'read_checkpoint',
+           'identify', 'convert_variables', 'official_logits', 'compare', 'convert', 'main', 'imagenet_top',
+           'evaluate_file']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00008
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -93,25 +91,25 @@ def read_checkpoint(prefix: str) -> dict:
     return {k: r.get_tensor(k) for k in sorted(r.get_variable_to_shape_map())}
 
 # %% ../nbs/09_pretrained.ipynb #p9c00019
-STEM = 'init/init_conv/w'
-TRAINING_STATE = ('global_step', 'learn_rate')
+_STEM = 'init/init_conv/w'
+_TRAINING_STATE = ('global_step', 'learn_rate')
 
-def split_variables(variables: dict) -> tuple[dict, dict]:
+def _split_variables(variables: dict) -> tuple[dict, dict]:
     "(model variables keyed without their scope, training state: step, learning rate, optimizer slots)."
-    stems = [k for k in variables if k.endswith(STEM) and not k.endswith('/Momentum')]
+    stems = [k for k in variables if k.endswith(_STEM) and not k.endswith('/Momentum')]
     if len(stems) != 1:
-        raise ConversionError(f"no single {STEM} variable (found {stems}): not a checkpoint of the official code")
-    scope = stems[0][:-len(STEM)]
+        raise ConversionError(f"no single {_STEM} variable (found {stems}): not a checkpoint of the official code")
+    scope = stems[0][:-len(_STEM)]
     weights, state = {}, {}
     for k, v in variables.items():
-        if k.rsplit('/', 1)[-1] in (*TRAINING_STATE, 'Momentum'): state[k] = v
-        else: weights[canonical_name(k[len(scope):]) if k.startswith(scope) else k] = v   # the rest: used, or reported
+        if k.rsplit('/', 1)[-1] in (*_TRAINING_STATE, 'Momentum'): state[k] = v
+        else: weights[_canonical_name(k[len(scope):]) if k.startswith(scope) else k] = v   # the rest: used, or reported
     return weights, state
 
 # %% ../nbs/09_pretrained.ipynb #p9c00021
 _CONTRIB = {'beta': 'beta', 'gamma': 'gamma', 'moving_mean': 'ema_mean', 'moving_variance': 'ema_var'}
 
-def canonical_name(n: str) -> str:
+def _canonical_name(n: str) -> str:
     "Official variable name `n` (no scope) with tf.contrib BatchNorm names mapped to the original code's."
     m = re.fullmatch(r'(.+)/BatchNorm/(beta|gamma|moving_mean|moving_variance)', n)
     if not m: return n
@@ -133,10 +131,10 @@ def _branch_vars(scope: str, block: str, cin: int, cout: int, preact: bool) -> d
     return out
 
 # %% ../nbs/09_pretrained.ipynb #p9c00025
-def official_variables(cfg: ModelConfig) -> dict:
+def _official_variables(cfg: ModelConfig) -> dict:
     "{name (without scope): shape} of the model variables the official code creates for `cfg`."
     w, bott, rev = cfg.widths, cfg.block == 'bottleneck', cfg.arch == 'revnet'
-    out = {STEM: (cfg.init_filter, cfg.init_filter, cfg.in_chans, w[0]), **_bn_vars('init/init_bn', w[0])}
+    out = {_STEM: (cfg.init_filter, cfg.init_filter, cfg.in_chans, w[0]), **_bn_vars('init/init_bn', w[0])}
     for s, (n, stride) in enumerate(zip(cfg.units, cfg.strides)):
         for i in range(n):
             u, cin, cout, st = f'unit_{s + 1}_{i}', w[s] if i == 0 else w[s + 1], w[s + 1], stride if i == 0 else 1
@@ -150,10 +148,10 @@ def official_variables(cfg: ModelConfig) -> dict:
     return {**out, 'logit/w': (w[-1], cfg.num_classes), 'logit/b': (cfg.num_classes,)}
 
 # %% ../nbs/09_pretrained.ipynb #p9c00029
-def describe(shapes: dict) -> dict:
+def _describe(shapes: dict) -> dict:
     "Architecture fields read off official variable shapes: arch, block, units, filters, stem, classes."
     try:
-        k, _, cin, f0 = shapes[STEM]
+        k, _, cin, f0 = shapes[_STEM]
         arch = 'revnet' if any(n.startswith('unit_1_0/f/') for n in shapes) else 'resnet'
         block = 'bottleneck' if any(n.endswith('/sub3/conv3/w') for n in shapes) else 'basic'
         idx = [tuple(map(int, m.groups())) for n in shapes if (m := re.match(r'unit_(\d+)_(\d+)/', n))]
@@ -165,23 +163,23 @@ def describe(shapes: dict) -> dict:
         return dict(arch=arch, block=block, units=units, filters=filters, init_filter=k, in_chans=cin,
                     num_classes=shapes['logit/w'][1])
     except (KeyError, ValueError) as e:
-        raise ConversionError(f"the variables do not describe an official RevNet/ResNet (no {e}): "
+        raise ConversionError(f"the variables do not _describe an official RevNet/ResNet (no {e}): "
                               "not a checkpoint of the official code") from None
 
 # %% ../nbs/09_pretrained.ipynb #p9c00030
-CNN_ARCHS = ('resnet', 'revnet')   # the architectures the official code builds (no ViT)
+_CNN_ARCHS = ('resnet', 'revnet')   # the architectures the official code builds (no ViT)
 
 _ARCH = ('arch', 'block', 'units', 'filters', 'init_filter', 'in_chans')
 
 def identify(shapes: dict) -> ModelConfig:
-    "The registered `ModelConfig` whose architecture the official variable `shapes` describe (classes from `logit/w`)."
-    d = describe(shapes)
+    "The registered `ModelConfig` whose architecture the official variable `shapes` _describe (classes from `logit/w`)."
+    d = _describe(shapes)
     hits = [c for c in MODEL_CONFIGS.values() if all(getattr(c, f) == d[f] for f in _ARCH)]
     if not hits:
         raise ConversionError(f"the checkpoint holds a {d['arch']} of {d['block']} units {d['units']}, "
                               f"filters {d['filters']}, {d['init_filter']}x{d['init_filter']} stem, "
                               "that revnet does not register "
-                              f"(registered: {', '.join(list_models(arch=CNN_ARCHS))}); pass --model NAME to try one of them")
+                              f"(registered: {', '.join(list_models(arch=_CNN_ARCHS))}); pass --model NAME to try one of them")
     return replace(hits[0], num_classes=d['num_classes'])
 
 # %% ../nbs/09_pretrained.ipynb #p9c00034
@@ -197,9 +195,9 @@ def _branch_names(pt: str, tf: str, branch: nn.Sequential) -> dict:
     return out
 
 # %% ../nbs/09_pretrained.ipynb #p9c00035
-def tf_names(model: RevResNet) -> dict:
+def _tf_names(model: RevResNet) -> dict:
     "{state_dict key: official variable name (without scope)} for every parameter and BN statistic of `model`."
-    out = {'stem.0.weight': STEM, **_bn_names('stem.1', 'init/init_bn'), **_bn_names('norm.0', 'unit_last/final_bn'),
+    out = {'stem.0.weight': _STEM, **_bn_names('stem.1', 'init/init_bn'), **_bn_names('norm.0', 'unit_last/final_bn'),
            'fc.weight': 'logit/w', 'fc.bias': 'logit/b'}
     for s, stage in enumerate(model.stages):
         if model.config.arch == 'resnet':
@@ -218,16 +216,16 @@ def tf_names(model: RevResNet) -> dict:
     return out
 
 # %% ../nbs/09_pretrained.ipynb #p9c00039
-INPUT_SCALE = {'cifar': 255.0, 'imagenet': 1.0}   # official input = INPUT_SCALE * revnet input
+_INPUT_SCALE = {'cifar': 255.0, 'imagenet': 1.0}   # official input = _INPUT_SCALE * revnet input
 PREPROCESSING = {'cifar': "revnet's CIFAR pipeline: x / 255 minus the per-pixel mean of the training images",
                  'imagenet': "revnet's ImageNet evaluation: 87.5% central crop, resize to 224, (x - 0.5) / 0.5"}
 
-def to_torch(key: str, a: np.ndarray, cfg: ModelConfig, dtype=torch.float32) -> torch.Tensor:
+def _to_torch(key: str, a: np.ndarray, cfg: ModelConfig, dtype=torch.float32) -> torch.Tensor:
     "Official variable `a` as revnet's state_dict entry `key`: layout, input scale and `dtype`."
     t = torch.from_numpy(np.ascontiguousarray(a)).to(dtype)
     if t.ndim == 4: t = t.permute(3, 2, 0, 1)                        # HWIO -> OIHW
     elif key == 'fc.weight': t = t.T                                   # [C, classes] -> [classes, C]
-    if key == 'stem.0.weight': t = t * INPUT_SCALE[cfg.family]
+    if key == 'stem.0.weight': t = t * _INPUT_SCALE[cfg.family]
     return t.contiguous()
 
 # %% ../nbs/09_pretrained.ipynb #p9c00041
@@ -238,7 +236,7 @@ def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
     unused = sorted(set(weights) - set(names.values()))
     unfilled = [k for k in sd if k not in names and not k.endswith('num_batches_tracked')]
     shapes = [f'{t} {weights[t].shape} for {k} {tuple(sd[k].shape)}' for k, t in names.items()
-              if t in weights and to_torch(k, weights[t], cfg).shape != sd[k].shape]
+              if t in weights and _to_torch(k, weights[t], cfg).shape != sd[k].shape]
     found = ((missing, 'variables missing'), (unused, 'variables unused'), (unfilled, 'model entries unfilled'),
              (shapes, 'shapes differ'))
     problems = [f'{len(x)} {what}: {_few(x)}' for x, what in found if x]
@@ -248,39 +246,22 @@ def _check_match(names: dict, weights: dict, sd: dict, cfg: ModelConfig):
 def convert_variables(variables: dict, model: str | ModelConfig | None = None, dtype=torch.float32
                       ) -> tuple[RevResNet, dict]:
     "(revnet model, report) from the official checkpoint `variables` (name -> array); `model` overrides identification."
-    weights, state = split_variables(variables)
+    weights, state = _split_variables(variables)
     if model is None: cfg = identify({k: v.shape for k, v in weights.items()})
     else:
         cfg = model_config(model) if isinstance(model, str) else model
         if 'logit/b' in weights: cfg = replace(cfg, num_classes=int(weights['logit/b'].shape[0]))
     cfg = replace(cfg, tf_padding=True)
     m = create_model(**asdict(cfg)).to(dtype).eval()
-    names, sd = tf_names(m), m.state_dict()
+    names, sd = _tf_names(m), m.state_dict()
     _check_match(names, weights, sd, cfg)
-    m.load_state_dict({**sd, **{k: to_torch(k, weights[t], cfg, dtype) for k, t in names.items()}}, strict=True)
+    m.load_state_dict({**sd, **{k: _to_torch(k, weights[t], cfg, dtype) for k, t in names.items()}}, strict=True)
     report = dict(model=cfg.name, used=len(names), model_variables=len(weights), training_state=len(state),
                   filled=len(names), unfilled_counters=len(sd) - len(names), preprocessing=PREPROCESSING[cfg.family])
     return m, report
 
-# %% ../nbs/09_pretrained.ipynb #p9c00044
-def random_variables(cfg: ModelConfig, seed: int = 0, scope: str = 'Model/', training_state: bool = True) -> dict:
-    "Official-looking checkpoint variables for `cfg` with random, non-trivial values (float32)."
-    rng, out = np.random.default_rng(seed), {}
-    for n, s in official_variables(cfg).items():
-        leaf = n.rsplit('/', 1)[-1]
-        if leaf == 'w' and len(s) == 4: a = rng.normal(0, math.sqrt(2 / (s[0] * s[1] * s[3])), s)
-        elif leaf in ('gamma', 'ema_var'): a = rng.uniform(0.5, 1.5, s)
-        elif n == 'logit/w': a = rng.uniform(-1, 1, s) * math.sqrt(3 / s[0])
-        else: a = rng.normal(0, 0.2, s)                               # beta, ema_mean, logit/b
-        out[scope + n] = a.astype(np.float32)
-        if training_state and leaf not in ('ema_mean', 'ema_var'):       # the optimizer's slot, scope doubled
-            out[f'{scope}{scope}{n}/Momentum'] = np.zeros(s, np.float32)
-    if training_state:
-        out.update({'global_step': np.array(600_000, np.int64), scope + 'learn_rate': np.array(1e-4, np.float32)})
-    return out
-
 # %% ../nbs/09_pretrained.ipynb #p9c00048
-class TFOps:
+class _TFOps:
     "The TensorFlow ops of the official graph, on checkpoint variables `w` (names without scope) cast to `dtype`."
     def __init__(self, w: dict, dtype=np.float32): self.tf, self.w, self.dt = _tf(), w, dtype
     def v(self, n): return self.tf.constant(self.w[n].astype(self.dt))
@@ -291,52 +272,52 @@ class TFOps:
         return self.tf.nn.relu(h)
 
 # %% ../nbs/09_pretrained.ipynb #p9c00049
-def tf_branch(g: TFOps, h, sc: str, s: int, preact: bool, bott: bool):
+def _tf_branch(g: _TFOps, h, sc: str, s: int, preact: bool, bott: bool):
     "_residual_inner / _bottleneck_residual_inner: [BN-ReLU-]conv, then BN-ReLU-conv once or twice; stride on conv 1."
     for n in range(1, 4 if bott else 3):
         if n > 1 or preact: h = g.bn_relu(h, f'{sc}/sub{n}/bn{n}')
         h = g.conv(h, f'{sc}/sub{n}/conv{n}/w', s if n == 1 else 1)
     return h
 
-def tf_shortcut(g: TFOps, h, sc: str, cin: int, cout: int, s: int, bott: bool):
+def _tf_shortcut(g: _TFOps, h, sc: str, cin: int, cout: int, s: int, bott: bool):
     "_possible_bottleneck_downsample (1x1 projection) / _possible_downsample (VALID average pool, zero channels)."
     if bott: return g.conv(h, f'{sc}/project/w', s) if s > 1 or cin != cout else h
     if s > 1: h = g.tf.nn.avg_pool2d(h, s, s, 'VALID')
     return g.tf.pad(h, [[0, 0], [0, 0], [0, 0], [(cout - cin) // 2] * 2]) if cin < cout else h
 
 # %% ../nbs/09_pretrained.ipynb #p9c00050
-def tf_unit(g: TFOps, cfg: ModelConfig, h, u: str, cin: int, cout: int, s: int, preact: bool):
+def _tf_unit(g: _TFOps, cfg: ModelConfig, h, u: str, cin: int, cout: int, s: int, preact: bool):
     "One official unit: ResNet `branch + shortcut`; RevNet y1 = D(x1) + F(x2), y2 = D(x2) + G(y1) on channel halves."
     bott = cfg.block == 'bottleneck'
-    if cfg.arch == 'resnet': return tf_branch(g, h, u, s, preact, bott) + tf_shortcut(g, h, u, cin, cout, s, bott)
-    d = lambda x, k: tf_shortcut(g, x, f'{u}/{k}_bottleneck' if bott else u, cin // 2, cout // 2, s, bott)
+    if cfg.arch == 'resnet': return _tf_branch(g, h, u, s, preact, bott) + _tf_shortcut(g, h, u, cin, cout, s, bott)
+    d = lambda x, k: _tf_shortcut(g, x, f'{u}/{k}_bottleneck' if bott else u, cin // 2, cout // 2, s, bott)
     x1, x2 = h[..., :cin // 2], h[..., cin // 2:]
-    y1 = d(x1, 'x1') + tf_branch(g, x2, f'{u}/f', s, preact, bott)
-    y2 = d(x2, 'x2') + tf_branch(g, y1, f'{u}/g', 1, True, bott)
+    y1 = d(x1, 'x1') + _tf_branch(g, x2, f'{u}/f', s, preact, bott)
+    y2 = d(x2, 'x2') + _tf_branch(g, y1, f'{u}/g', 1, True, bott)
     return g.tf.concat([y1, y2], 3)
 
 # %% ../nbs/09_pretrained.ipynb #p9c00051
 def official_logits(variables: dict, cfg: ModelConfig, x: np.ndarray, dtype=np.float32) -> np.ndarray:
     "Official graph's logits for images `x` (N,H,W,C, as the official pipeline feeds them) from checkpoint `variables`."
-    g, w = TFOps(split_variables(variables)[0], dtype), cfg.widths
-    h = g.bn_relu(g.conv(g.tf.constant(x.astype(dtype)), STEM, cfg.init_stride), 'init/init_bn')
+    g, w = _TFOps(_split_variables(variables)[0], dtype), cfg.widths
+    h = g.bn_relu(g.conv(g.tf.constant(x.astype(dtype)), _STEM, cfg.init_stride), 'init/init_bn')
     if cfg.init_max_pool: h = g.tf.nn.max_pool2d(h, 3, 2, 'SAME')
     for s, (n, stride) in enumerate(zip(cfg.units, cfg.strides)):          # build_inference_network's loop
         for i in range(n):
             cin, st = (w[s], stride) if i == 0 else (w[s + 1], 1)
-            h = tf_unit(g, cfg, h, f'unit_{s + 1}_{i}', cin, w[s + 1], st, (s, i) != (0, 0))
+            h = _tf_unit(g, cfg, h, f'unit_{s + 1}_{i}', cin, w[s + 1], st, (s, i) != (0, 0))
     h = g.tf.reduce_mean(g.bn_relu(h, 'unit_last/final_bn'), [1, 2])
     return (g.tf.matmul(h, g.v('logit/w')) + g.v('logit/b')).numpy()
 
 # %% ../nbs/09_pretrained.ipynb #p9c00052
-def revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
+def _revnet_logits(model: RevResNet, x: np.ndarray) -> np.ndarray:
     "Logits of a converted `model` for the same official-pipeline images `x` (N,H,W,C), fed as revnet's pipeline would."
     p = next(model.parameters())
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2).to(p.dtype) / INPUT_SCALE[model.config.family]
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).to(p.dtype) / _INPUT_SCALE[model.config.family]
     with torch.no_grad(): return model.eval()(xt).numpy()
 
 # %% ../nbs/09_pretrained.ipynb #p9c00054
-MAX_REL = 1e-5   # float32 round-off, with margin: the conversions below differ by at most 2e-6 of the largest logit
+_MAX_REL = 1e-5   # float32 round-off, with margin: the conversions below differ by at most 2e-6 of the largest logit
 
 def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int = 2, seed: int = 0,
             dtype=np.float32) -> dict:
@@ -344,19 +325,10 @@ def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int 
     cfg = model.config; size = size or (224 if cfg.family == 'imagenet' else 32)
     x = np.random.default_rng(seed).uniform(-1, 1, (bs, size, size, cfg.in_chans))
     if cfg.family == 'cifar': x *= 128                                    # raw pixels minus the mean image
-    tf_out, pt_out = official_logits(variables, cfg, x.astype(dtype), dtype), revnet_logits(model, x.astype(dtype))
+    tf_out, pt_out = official_logits(variables, cfg, x.astype(dtype), dtype), _revnet_logits(model, x.astype(dtype))
     d = np.abs(tf_out.astype(np.float64) - pt_out).max()
     return dict(max_abs=float(d), max_rel=float(d / np.abs(tf_out).max()), logit_scale=float(np.abs(tf_out).max()),
                 same_top1=bool((tf_out.argmax(1) == pt_out.argmax(1)).all()))
-
-# %% ../nbs/09_pretrained.ipynb #p9c00063
-def write_checkpoint(variables: dict, prefix) -> str:
-    "Save `variables` (name -> array) as a TensorFlow checkpoint `prefix` (.index + .data files); returns the prefix."
-    tf = _tf(); Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    names = sorted(variables)
-    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[''] * len(names),
-                      tensors=[tf.constant(variables[n]) for n in names])
-    return str(prefix)
 
 # %% ../nbs/09_pretrained.ipynb #p9c00066
 def convert(path, out='model.pt', model: str | ModelConfig | None = None, check: bool = True, log=print) -> dict:
@@ -372,20 +344,20 @@ def convert(path, out='model.pt', model: str | ModelConfig | None = None, check:
         rep['check'] = c = compare(variables, m)
         log(f"TensorFlow vs revnet logits on random images: max abs diff {c['max_abs']:.2e}, "
             f"relative {c['max_rel']:.2e}")
-        if not c['max_rel'] < MAX_REL:
+        if not c['max_rel'] < _MAX_REL:
             raise ConversionError(f"the converted logits differ from TensorFlow's by {c['max_rel']:.1e} of the largest "
-                                  f"(more than {MAX_REL}): {out} not written")
+                                  f"(more than {_MAX_REL}): {out} not written")
     save_model(out, m, source=str(prefix), converted_by='revnet.pretrained', report=rep)
     log(f"wrote {out}; it expects {rep['preprocessing']}")
     return rep
 
 # %% ../nbs/09_pretrained.ipynb #p9c00067
-def convert_parser() -> argparse.ArgumentParser:
+def _convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-convert', description="Convert an official TensorFlow RevNet/ResNet "
                                 "checkpoint (e.g. the authors' revnet-104.tar.gz) into a revnet model file.")
     p.add_argument('path', nargs='?', help='the tarball, its folder, or a checkpoint prefix (.../model.ckpt-NNN)')
     p.add_argument('-o', '--out', default='model.pt', help='model file to write (default: model.pt)')
-    p.add_argument('--model', choices=list_models(arch=CNN_ARCHS), help='the architecture (default: identified from the variables)')
+    p.add_argument('--model', choices=list_models(arch=_CNN_ARCHS), help='the architecture (default: identified from the variables)')
     p.add_argument('--download', metavar='DIR', help=f'first download the official tarball into DIR ({OFFICIAL_URL})')
     p.add_argument('--no-check', dest='check', action='store_false', help='skip the comparison with TensorFlow logits')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
@@ -393,10 +365,10 @@ def convert_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/09_pretrained.ipynb #p9c00068
 def _convert_cli(argv=None):
-    a = convert_parser().parse_args(argv)
+    a = _convert_parser().parse_args(argv)
     if a.download: a.path = download(dest=a.download)
     if a.path is None:
-        convert_parser().error('give PATH (the tarball, its folder or a checkpoint prefix) or --download DIR')
+        _convert_parser().error('give PATH (the tarball, its folder or a checkpoint prefix) or --download DIR')
     convert(a.path, a.out, a.model, a.check)
 
 def main(argv=None):

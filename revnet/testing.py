@@ -13,7 +13,7 @@ import torch.nn as nn
 
 # %% auto #0
 __all__ = ['grad_rel_error', 'Cast', 'launch_cpu_ddp', 'trusted_checksums', 'write_tiny_cifar', 'write_tiny_imagenet',
-           'mode_grad_errors', 'train_step_state', 'same_run']
+           'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables', 'write_checkpoint']
 
 # %% ../nbs/11_testing.ipynb #56806361
 def grad_rel_error(model, ref, x, seed=0):
@@ -135,3 +135,32 @@ def same_run(a, b, ignore=('images_per_s', 'peak_mem_mib')) -> bool:
     wa, wb = (torch.load(Path(r) / 'model.pt', weights_only=True)['state_dict'] for r in (a, b))
     rows = [[{k: v for k, v in m.items() if k not in ignore} for m in read_metrics(r)] for r in (a, b)]
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa) and rows[0] == rows[1]
+
+# %% ../nbs/11_testing.ipynb #5f804a57
+def random_variables(cfg, seed: int = 0, scope: str = 'Model/', training_state: bool = True) -> dict:
+    "Official-looking checkpoint variables for `cfg` with random, non-trivial values (float32)."
+    import math
+    from revnet.pretrained import _official_variables
+    rng, out = np.random.default_rng(seed), {}
+    for n, s in _official_variables(cfg).items():
+        leaf = n.rsplit('/', 1)[-1]
+        if leaf == 'w' and len(s) == 4: a = rng.normal(0, math.sqrt(2 / (s[0] * s[1] * s[3])), s)
+        elif leaf in ('gamma', 'ema_var'): a = rng.uniform(0.5, 1.5, s)
+        elif n == 'logit/w': a = rng.uniform(-1, 1, s) * math.sqrt(3 / s[0])
+        else: a = rng.normal(0, 0.2, s)                               # beta, ema_mean, logit/b
+        out[scope + n] = a.astype(np.float32)
+        if training_state and leaf not in ('ema_mean', 'ema_var'):       # the optimizer's slot, scope doubled
+            out[f'{scope}{scope}{n}/Momentum'] = np.zeros(s, np.float32)
+    if training_state:
+        out.update({'global_step': np.array(600_000, np.int64), scope + 'learn_rate': np.array(1e-4, np.float32)})
+    return out
+
+# %% ../nbs/11_testing.ipynb #55c76dc5
+def write_checkpoint(variables: dict, prefix) -> str:
+    "Save `variables` (name -> array) as a TensorFlow checkpoint `prefix` (.index + .data files); returns the prefix."
+    from revnet.pretrained import _tf
+    tf = _tf(); Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    names = sorted(variables)
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[''] * len(names),
+                      tensors=[tf.constant(variables[n]) for n in names])
+    return str(prefix)
