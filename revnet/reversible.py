@@ -259,6 +259,33 @@ def _with_params(m, names, params, fn):
     if all(cur.get(n) is p for n, p in zip(names, params)): return fn()
     return torch.func.functional_call(_Call(m), {f'm.{n}': p for n, p in zip(names, params)}, (fn,))
 
+# %% ../nbs/01_reversible.ipynb #2931dc11
+def _use_count(t): return torch._C._storage_Use_Count(t.untyped_storage()._cdata)
+
+_FREE: dict = {}
+class _Probe(torch.autograd.Function):
+    "Measures the use counts of a saved output's storage and of its incoming gradient's, when nothing else holds them."
+    @staticmethod
+    def forward(ctx, x): y = x * 2; ctx.save_for_backward(y); return y
+    @staticmethod
+    def backward(ctx, dy):
+        y, = ctx.saved_tensors
+        _FREE.update(y=_use_count(y), dy=_use_count(dy))
+        return dy
+
+# %% ../nbs/01_reversible.ipynb #b0c53daf
+def _free_counts() -> dict:
+    "{'y': count, 'dy': count} of storages nothing else refers to (measured on `_Probe` once)."
+    if not _FREE:
+        with torch.enable_grad(): (_Probe.apply(torch.ones(4, requires_grad=True)) * torch.ones(4)).sum().backward()
+    return _FREE
+
+def _scratch(t, like, key):
+    "`t` itself (detached) when backward may overwrite it (see above), else a copy: a working buffer shaped `like`."
+    own = (_use_count(t) <= _free_counts()[key] and t.is_contiguous() and t.dtype == like.dtype
+           and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
+    return t.detach() if own else torch.empty_like(like).copy_(t)
+
 # %% ../nbs/01_reversible.ipynb #9d926b39
 class _RevFunction(torch.autograd.Function):
     @staticmethod
@@ -280,7 +307,7 @@ class _RevFunction(torch.autograd.Function):
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *params) = ctx.seq, ctx.saved_tensors
-        yw, dyw = y.clone(), torch.empty_like(y).copy_(dy)   # buffers the blocks may update in place
+        yw, dyw = _scratch(y, y, 'y'), _scratch(dy, y, 'dy')   # buffers the blocks update in place
         halves = _split(dyw, seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
@@ -292,7 +319,8 @@ class _RevFunction(torch.autograd.Function):
 # %% ../nbs/01_reversible.ipynb #2601c183
 @torch.compiler.disable
 def _rev_apply(seq, x, seed, params):
-    "The reversible Function (eager under `torch.compile`)."
+    "The reversible Function (eager under `torch.compile`); the free use counts measured before the first backward."
+    _free_counts()
     return _RevFunction.apply(x, seq, seed, *params)
 
 # %% ../nbs/01_reversible.ipynb #31da3d59
