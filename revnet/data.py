@@ -4,9 +4,12 @@
 
 # %% ../nbs/03_data.ipynb #1b405b05
 from __future__ import annotations
-import argparse, hashlib, math, multiprocessing, os, pickle, random, signal, sys
+import argparse, hashlib, importlib, math, multiprocessing, os, pickle, random, signal, sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as nnf
@@ -14,42 +17,10 @@ from torch.utils.data import Dataset, DataLoader, Subset
 from torchvision.datasets import CIFAR10, CIFAR100
 
 # %% auto #0
-__all__ = ['DATASETS', 'MEAN_FILE', 'VerifiedCIFAR10', 'VerifiedCIFAR100', 'IMAGENET_HOWTO', 'DatasetInfo', 'dataset_info',
-           'default_data_dir', 'DatasetNotFoundError', 'DatasetCorruptError', 'PadCropFlip', 'TensorImages',
-           'digits_dataset', 'SyntheticImages', 'verify_cifar', 'cifar_mean', 'CifarTransform', 'Denormalize',
-           'val_indices', 'cifar_dataset', 'CentralCrop', 'imagenet_transform', 'imagenet_dataset', 'get_dataset',
-           'seed_worker', 'default_workers', 'SeededAugment', 'get_dataloaders', 'download', 'list_datasets', 'check',
-           'data_cli', 'main', 'plot_samples']
-
-# %% ../nbs/03_data.ipynb #45796617
-DATASETS = ('cifar-10', 'cifar-100', 'imagenet', 'digits', 'synthetic')
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    "What a model and a training run need to know about a dataset."
-    name: str
-    num_classes: int
-    image_size: int
-    family: str          # 'cifar' (32x32 models) or 'imagenet' (224x224 models)
-    channels: int = 3
-    splits: tuple = ('train', 'val', 'test')
-    folder: str | None = None   # where it lives under the data directory (None: nothing to download)
-
-_INFO = {
-    'cifar-10':  DatasetInfo('cifar-10', 10, 32, 'cifar', folder='cifar-10-batches-py'),
-    'cifar-100': DatasetInfo('cifar-100', 100, 32, 'cifar', folder='cifar-100-python'),
-    'imagenet':  DatasetInfo('imagenet', 1000, 224, 'imagenet', splits=('train', 'val'), folder='imagenet'),
-    'digits':    DatasetInfo('digits', 10, 32, 'cifar', splits=('train', 'test')),
-    'synthetic': DatasetInfo('synthetic', 10, 32, 'cifar'),
-}
-
-def _check_name(name):
-    if name not in _INFO: raise ValueError(f"unknown dataset {name!r}; the datasets are: {', '.join(DATASETS)}")
-    return name
-
-def dataset_info(name: str) -> DatasetInfo:
-    "Number of classes, image size and model family of dataset `name` (one of `DATASETS`)."
-    return _INFO[_check_name(name)]
+__all__ = ['DATASETS', 'default_data_dir', 'DatasetNotFoundError', 'DatasetCorruptError', 'PadCropFlip', 'TensorImages',
+           'DatasetInfo', 'register_dataset', 'dataset_info', 'get_dataset', 'digits_dataset', 'SyntheticImages',
+           'verify_cifar', 'cifar_dataset', 'imagenet_transform', 'imagenet_dataset', 'SeededAugment',
+           'get_dataloaders', 'download', 'list_datasets', 'check', 'main', 'plot_samples']
 
 # %% ../nbs/03_data.ipynb #649242df
 def default_data_dir() -> Path:
@@ -61,19 +32,23 @@ def default_data_dir() -> Path:
 
 def _data_dir(data_dir) -> Path: return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
+# %% ../nbs/03_data.ipynb #e1a0c002
 class DatasetNotFoundError(FileNotFoundError):
     "A dataset is not where revnet looked for it; the message says where it looked and how to fetch it."
 
 class DatasetCorruptError(RuntimeError):
     "A dataset file is truncated, corrupted, unreadable or laid out wrongly; the message names the file."
 
-def _fetch_hint(name, data_dir) -> str:
-    return f"`revnet-data download {name} --data-dir {data_dir}`"
+class _HowTo(DatasetNotFoundError):
+    "A dataset revnet cannot fetch itself: the message is the steps to get it (`revnet-data download` prints them)."
+
+def _fetch_hint(name, data_dir) -> str: return f"`revnet-data download {name} --data-dir {data_dir}`"
 
 # %% ../nbs/03_data.ipynb #149d31f0
 class PadCropFlip:
     "Zero-pad a CHW tensor by `pad` pixels a side, take a random `size` crop, flip horizontally if `flip`."
-    def __init__(self, pad: int = 2, size: int = 32, flip: bool = True): self.pad, self.size, self.flip = pad, size, flip
+    def __init__(self, pad: int = 2, size: int = 32, flip: bool = True):
+        self.pad, self.size, self.flip = pad, size, flip
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         p, s = self.pad, self.size
         if p: x = nnf.pad(x, (p, p, p, p))
@@ -98,25 +73,123 @@ class TensorImages(Dataset):
     def targets(self): return self.y.tolist()
     def to_image(self, x): return (x * self.std + self.mean).clamp(0, 1)
 
+# %% ../nbs/03_data.ipynb #45796617
+@dataclass(frozen=True)
+class DatasetInfo:
+    "What a model and a training run need to know about a dataset."
+    name: str
+    num_classes: int
+    image_size: int                  # the size the models are served
+    family: str                      # 'cifar' (32x32 models) or 'imagenet' (224x224 models)
+    channels: int = 3
+    splits: tuple = ('train', 'val', 'test')
+    folder: str | None = None        # where it lives under the data directory (None: nothing to download)
+    native_size: int | None = None   # the images' own size, where it differs from `image_size`
+
+# %% ../nbs/03_data.ipynb #e1a0c004
+@dataclass(frozen=True)
+class _Entry:
+    "A registered dataset: its info, its factory, and the hooks `download`, `list_datasets` and `check` call."
+    info: DatasetInfo
+    build: Callable                  # (split, data_dir, augment, val_split=False, **kwargs) -> Dataset
+    fetch: Callable | None           # (data_dir, url=None, timeout=30) -> folder; None: nothing to fetch
+    where: Callable | str            # (data_dir) -> (where it is looked for, present?); a str: always present there
+    report: Callable | None          # (data_dir) -> {key: dict} that `check` adds, read only
+    workers: int                     # default loader worker processes (0: in memory, cheap to index)
+    check_kwargs: dict               # what `check` passes the factory besides the split (e.g. write no cache)
+    def locate(self, data_dir: Path) -> tuple[str, bool]:
+        return (self.where, True) if isinstance(self.where, str) else self.where(data_dir)
+
+_REGISTRY: dict[str, _Entry] = {}
+
+# %% ../nbs/03_data.ipynb #e1a0c005
+def register_dataset(info: DatasetInfo, fetch: Callable | None = None, where: Callable | str = 'in memory',
+                     report: Callable | None = None, workers: int = 0, check_kwargs: dict | None = None):
+    "Decorator: register `factory(split, data_dir, augment, val_split=False, **kwargs) -> Dataset` as `info.name`."
+    def deco(factory):
+        _REGISTRY[info.name] = _Entry(info, factory, fetch, where, report, workers, check_kwargs or {})
+        return factory
+    return deco
+
+# %% ../nbs/03_data.ipynb #e1a0c007
+def _registry() -> dict[str, _Entry]:
+    "The registry, once the modules named in `$REVNET_DATASETS` (comma-separated) have registered their datasets."
+    for m in filter(None, map(str.strip, os.environ.get('REVNET_DATASETS', '').split(','))):
+        try: importlib.import_module(m)
+        except ImportError as e:
+            raise ImportError(f"REVNET_DATASETS names {m!r}, which cannot be imported ({e}); check PYTHONPATH") from e
+    return _REGISTRY
+
+# %% ../nbs/03_data.ipynb #e1a0c041
+class _Names(Sequence):
+    "The registered dataset names, a tuple that follows the registry (datasets registered later included)."
+    def __getitem__(self, i): return tuple(_registry())[i]
+    def __len__(self): return len(_registry())
+    def __iter__(self): return iter(tuple(_registry()))
+    def __repr__(self): return repr(tuple(self))
+
+DATASETS = _Names()
+
+def _check_name(name: str) -> str:
+    if name not in _registry(): raise ValueError(f"unknown dataset {name!r}; the datasets are: {', '.join(DATASETS)}")
+    return name
+
+def _entry(name: str) -> _Entry: return _REGISTRY[_check_name(name)]
+
+# %% ../nbs/03_data.ipynb #e1a0c008
+def dataset_info(name: str) -> DatasetInfo:
+    "Number of classes, image size, model family and splits of dataset `name` (one of `DATASETS`)."
+    return _entry(name).info
+
+class _InfoByName:
+    "`_INFO[name]` is `dataset_info(name)` (revnet.testing.write_tiny_cifar reads `_INFO`)."
+    def __getitem__(self, name: str) -> DatasetInfo: return dataset_info(name)
+
+_INFO = _InfoByName()
+
+def _check_split(name: str, split: str):
+    splits = dataset_info(name).splits
+    if split not in splits:
+        names = ', '.join(map(repr, splits[:-1])) + ' and ' * (len(splits) > 1) + repr(splits[-1])
+        raise ValueError(f"{name} has the splits {names}, not {split!r}")
+
+# %% ../nbs/03_data.ipynb #6d954aa8
+def get_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | None = None, val_split: bool = False,
+                **kwargs):
+    "Dataset `name` (one of `DATASETS`), `split` one of its splits; `augment` defaults to `split == 'train'`."
+    _check_split(name, split)
+    augment = split == 'train' if augment is None else augment
+    return _entry(name).build(split, _data_dir(data_dir), augment, val_split=val_split, **kwargs)
+
 # %% ../nbs/03_data.ipynb #52a40667
 def _digits_tensors(seed: int = 0, test_size: float = 0.2):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16                # (1797,1,8,8), 0..1
-    x = nnf.interpolate(x, size=(32, 32), mode='bilinear', align_corners=False).clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
-    y = torch.tensor(d.target)
+    x = nnf.interpolate(x, size=(32, 32), mode='bilinear', align_corners=False).clamp(0, 1)
+    x, y = x.expand(-1, 3, -1, -1).contiguous(), torch.tensor(d.target)
     itr, ite = train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed, stratify=d.target)
     return x[itr], y[itr], x[ite], y[ite]
 
+# %% ../nbs/03_data.ipynb #e1a0c011
 def digits_dataset(split: str = 'train', augment: bool | None = None) -> TensorImages:
     "scikit-learn's handwritten digits as 3x32x32 float images, stratified 80/20 split with a fixed seed."
-    if split not in ('train', 'test'): raise ValueError(f"digits has the splits 'train' and 'test', not {split!r}")
+    _check_split('digits', split)
     xtr, ytr, xte, yte = _digits_tensors()
     mean, std = xtr.mean().item(), xtr.std().item()
     if augment is None: augment = split == 'train'
     x, y = (xtr, ytr) if split == 'train' else (xte, yte)
     return TensorImages(x, y, mean, std, PadCropFlip(pad=2, size=32, flip=False) if augment else None)
+
+# %% ../nbs/03_data.ipynb #e1a0c043
+def _digits_report(data_dir) -> dict:
+    tr = digits_dataset('train')
+    return dict(normalisation=dict(mean=round(tr.mean, 4), std=round(tr.std, 4)))
+
+@register_dataset(DatasetInfo('digits', 10, 32, 'cifar', splits=('train', 'test'), native_size=8),
+                  where='inside scikit-learn', report=_digits_report)
+def _digits(split, data_dir, augment, val_split=False): return digits_dataset(split, augment)
 
 # %% ../nbs/03_data.ipynb #75195f13
 class SyntheticImages(Dataset):
@@ -126,14 +199,19 @@ class SyntheticImages(Dataset):
         self.classes = [str(i) for i in range(num_classes)]
     def __len__(self): return self.size
     def _gen(self, i): return torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+    def _label(self, g): return int(torch.randint(self.num_classes, (), generator=g))
     def __getitem__(self, i):
         if not 0 <= i < self.size: raise IndexError(f'index {i} out of range for {self.size} synthetic images')
-        g = self._gen(i)
-        y = int(torch.randint(self.num_classes, (), generator=g))
+        g = self._gen(i); y = self._label(g)
         return torch.randn(self.shape, generator=g), y
     @property
-    def targets(self): return [int(torch.randint(self.num_classes, (), generator=self._gen(i))) for i in range(self.size)]
+    def targets(self): return [self._label(self._gen(i)) for i in range(self.size)]
     def to_image(self, x): return ((x - x.min()) / (x.max() - x.min() + 1e-8)).clamp(0, 1)
+
+# %% ../nbs/03_data.ipynb #e1a0c013
+@register_dataset(DatasetInfo('synthetic', 10, 32, 'cifar'), where='generated on the fly')
+def _synthetic(split, data_dir, augment, val_split=False, seed: int = 0, **kwargs):
+    return SyntheticImages(seed=seed + ('train', 'val', 'test').index(split) * 7919, **kwargs)
 
 # %% ../nbs/03_data.ipynb #40a2b99f
 def _cifar_table(cls):
@@ -141,26 +219,34 @@ def _cifar_table(cls):
                 train=[tuple(f) for f in cls.train_list], test=[tuple(f) for f in cls.test_list],
                 meta=(cls.meta['filename'], cls.meta['md5']), key=cls.meta['key'])
 
+_CIFAR = {'cifar-10': CIFAR10, 'cifar-100': CIFAR100}
 def _cifar_spec(name):
-    return _cifar_table({'cifar-10': CIFAR10, 'cifar-100': CIFAR100}[name])
+    if name not in _CIFAR: raise ValueError(f"{name!r} is not a CIFAR: choose one of {', '.join(_CIFAR)}")
+    return _cifar_table(_CIFAR[name])
 
-_EXTRA_MD5 = {}   # filename path -> md5 sums trusted in addition to torchvision's (test fixtures only, see revnet.testing.trusted_checksums)
-
+_EXTRA_MD5 = {}   # path -> md5 trusted besides torchvision's (test fixtures: revnet.testing.trusted_checksums)
 
 # %% ../nbs/03_data.ipynb #954a2d52
-_MD5_CACHE = {}
-def _md5(path: Path) -> str:
-    st = path.stat(); key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _MD5_CACHE:
-        h = hashlib.md5()
-        with open(path, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-        _MD5_CACHE[key] = h.hexdigest()
-    return _MD5_CACHE[key]
+@lru_cache(maxsize=None)
+def _md5_of(path: str, size: int, mtime_ns: int) -> str:   # size and mtime in the key: a changed file is hashed again
+    h = hashlib.md5()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
 
+def _md5(path: Path) -> str: st = path.stat(); return _md5_of(str(path), st.st_size, st.st_mtime_ns)
+
+def _checked_md5(p: Path, md5: str, name: str, data_dir: Path) -> str:
+    got = _md5(p)
+    if got != md5 and _EXTRA_MD5.get(str(p.resolve())) != got:
+        raise DatasetCorruptError(f"{p} is corrupted or truncated (md5 {got}, expected {md5}, size {p.stat().st_size} "
+                                  f"bytes). Delete {p.parent}/ and fetch it again with {_fetch_hint(name, data_dir)}.")
+    return got
+
+# %% ../nbs/03_data.ipynb #e1a0c014
 def verify_cifar(name: str, data_dir=None, splits=('train', 'test')) -> dict:
     "Check the CIFAR files `splits` need exist and match their md5 sums; return `{file: md5}` or raise a clear error."
-    spec, data_dir = _cifar_spec(_check_name(name)), _data_dir(data_dir)
+    spec, data_dir = _cifar_spec(name), _data_dir(data_dir)
     folder = data_dir / spec['folder']
     files = [f for s in splits for f in spec[s]] + [spec['meta']]
     missing = [fn for fn, _ in files if not (folder / fn).is_file()]
@@ -168,40 +254,36 @@ def verify_cifar(name: str, data_dir=None, splits=('train', 'test')) -> dict:
         raise DatasetNotFoundError(f"{name} not found: looked for {folder}/ (missing {', '.join(missing)}). "
                                    f"Fetch it with {_fetch_hint(name, data_dir)} (needs the internet), "
                                    f"or point --data-dir / REVNET_DATA at the folder that holds {spec['folder']}/.")
-    sums = {}
-    for fn, md5 in files:
-        p = folder / fn; got = _md5(p)
-        if got != md5 and _EXTRA_MD5.get(str(p.resolve())) != got:
-            raise DatasetCorruptError(f"{p} is corrupted or truncated (md5 {got}, expected {md5}, size {p.stat().st_size} bytes). "
-                                      f"Delete {folder}/ and fetch it again with {_fetch_hint(name, data_dir)}.")
-        sums[fn] = got
-    return sums
+    return {fn: _checked_md5(folder / fn, md5, name, data_dir) for fn, md5 in files}
 
 # %% ../nbs/03_data.ipynb #483f0b82
-MEAN_FILE = 'revnet-mean.npz'
+_MEAN_FILE = 'revnet-mean.npz'
 
 def _verified(cls):
-    "A subclass of torchvision's `cls` for files `verify_cifar` already checked: its own md5 check reduced to existence."
-    return type(f'Verified{cls.__name__}', (cls,), dict(
-        __module__=__name__, train_list=[[f, None] for f, _ in cls.train_list], test_list=[[f, None] for f, _ in cls.test_list],
-        meta={**cls.meta, 'md5': None}))
+    "Subclass of torchvision's `cls` for files `verify_cifar` checked: its own md5 check reduced to existence."
+    return type(f'_Verified{cls.__name__}', (cls,), dict(
+        __module__=__name__, meta={**cls.meta, 'md5': None},
+        train_list=[[f, None] for f, _ in cls.train_list], test_list=[[f, None] for f, _ in cls.test_list]))
 
-VerifiedCIFAR10, VerifiedCIFAR100 = _verified(CIFAR10), _verified(CIFAR100)
+_VerifiedCIFAR10, _VerifiedCIFAR100 = _verified(CIFAR10), _verified(CIFAR100)   # module names: picklable
 
+# %% ../nbs/03_data.ipynb #e1a0c015
 def _load_cifar(name, data_dir, train, transform=None):
     "torchvision's CIFAR class on files verified by `verify_cifar`."
-    cls = {'cifar-10': VerifiedCIFAR10, 'cifar-100': VerifiedCIFAR100}[name]; spec = _cifar_spec(name)
+    cls = {'cifar-10': _VerifiedCIFAR10, 'cifar-100': _VerifiedCIFAR100}[name]
     try: return cls(str(data_dir), train=train, transform=transform)
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
-        raise DatasetCorruptError(f"could not read the {name} files in {data_dir / spec['folder']}/ "
-                                  f"({type(e).__name__}: {e}); fetch them again with {_fetch_hint(name, data_dir)}") from e
+        raise DatasetCorruptError(f"could not read the {name} files in {data_dir / _cifar_spec(name)['folder']}/ "
+                                  f"({type(e).__name__}: {e}); fetch them again with {_fetch_hint(name, data_dir)}"
+                                  ) from e
 
-def cifar_mean(name: str, data_dir=None, cache: bool = True) -> torch.Tensor:
+# %% ../nbs/03_data.ipynb #e1a0c016
+def _cifar_mean(name: str, data_dir=None, cache: bool = True) -> torch.Tensor:
     "Per-pixel mean (3,32,32, values 0..1) of the CIFAR training set; read from / written to `revnet-mean.npz`."
     data_dir = _data_dir(data_dir)
     sums = verify_cifar(name, data_dir, splits=('train',))
     key = ' '.join(f'{f}:{m}' for f, m in sorted(sums.items()))
-    path = data_dir / _cifar_spec(name)['folder'] / MEAN_FILE
+    path = data_dir / _cifar_spec(name)['folder'] / _MEAN_FILE
     if path.exists():
         with np.load(path) as z:
             if str(z['source']) == key: return torch.from_numpy(z['mean'])
@@ -211,7 +293,7 @@ def cifar_mean(name: str, data_dir=None, cache: bool = True) -> torch.Tensor:
     return torch.from_numpy(mean)
 
 # %% ../nbs/03_data.ipynb #fa4a58b1
-class CifarTransform:
+class _CifarTransform:
     "PIL image -> float tensor in 0..1 minus the per-pixel `mean`; then the official pad-crop-flip if `augment`."
     def __init__(self, mean: torch.Tensor, augment: bool):
         self.mean, self.augment = mean, PadCropFlip(pad=2, size=32, flip=True) if augment else None
@@ -219,11 +301,12 @@ class CifarTransform:
         x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1) - self.mean
         return self.augment(x) if self.augment is not None else x
 
-class Denormalize:
+class _Denormalize:
     "Undo `(x - mean) / std` for display: back to 0..1 pixel values."
     def __init__(self, mean=0., std=1.): self.mean, self.std = mean, std
     def __call__(self, x): return (x * self.std + self.mean).clamp(0, 1)
 
+# %% ../nbs/03_data.ipynb #e1a0c018
 class _Split(Subset):
     "A subset that keeps `targets`, `classes` and `to_image` of its dataset."
     @property
@@ -232,7 +315,7 @@ class _Split(Subset):
     def classes(self): return self.dataset.classes
     def to_image(self, x): return self.dataset.to_image(x)
 
-def val_indices(n: int, frac: float = 0.1, seed: int = 0):
+def _val_indices(n: int, frac: float = 0.1, seed: int = 0):
     "Deterministic (train, val) index split of `range(n)`: `frac` of it held out by a fixed-seed permutation."
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     k = round(n * frac)
@@ -242,106 +325,175 @@ def val_indices(n: int, frac: float = 0.1, seed: int = 0):
 def cifar_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | None = None, val_split: bool = False,
                   cache_mean: bool = True):
     "CIFAR-10/100 `split` ('train', 'val' = 10% held out of train, 'test'); with `val_split` 'train' is the other 90%."
-    if split not in ('train', 'val', 'test'): raise ValueError(f"{name} has the splits 'train', 'val' and 'test', not {split!r}")
-    data_dir = _data_dir(data_dir)
+    _check_split(name, split); data_dir = _data_dir(data_dir)
     verify_cifar(name, data_dir, splits=('test',) if split == 'test' else ('train',))
-    mean = cifar_mean(name, data_dir, cache=cache_mean)
+    mean = _cifar_mean(name, data_dir, cache=cache_mean)
     if augment is None: augment = split == 'train'
-    ds = _load_cifar(name, data_dir, train=split != 'test', transform=CifarTransform(mean, augment))
-    ds.to_image = Denormalize(mean)
+    ds = _load_cifar(name, data_dir, train=split != 'test', transform=_CifarTransform(mean, augment))
+    ds.to_image = _Denormalize(mean)
     if split == 'test' or (split == 'train' and not val_split): return ds
-    tr, va = val_indices(len(ds))
+    tr, va = _val_indices(len(ds))
     return _Split(ds, tr if split == 'train' else va)
 
+# %% ../nbs/03_data.ipynb #e1a0c020
+def _fetch_archive(name, url, data_dir, filename, md5, timeout):
+    "Download `url` into `data_dir` and extract it; offline: one clear `DatasetNotFoundError`, no partial archive."
+    import socket, urllib.error
+    from torchvision.datasets.utils import download_and_extract_archive
+    old = socket.getdefaulttimeout(); socket.setdefaulttimeout(timeout)
+    try: download_and_extract_archive(url, str(data_dir), filename=filename, md5=md5, remove_finished=True)
+    except (urllib.error.URLError, OSError, socket.timeout) as e:
+        (data_dir / filename).unlink(missing_ok=True)
+        raise DatasetNotFoundError(f"could not download {name}: {url} is unreachable ({getattr(e, 'reason', e)}); the "
+                                   f"network seems to be offline. revnet looked in {data_dir}/. On a machine with "
+                                   f"internet run {_fetch_hint(name, data_dir)}, or fetch {url} by hand and extract it "
+                                   f"into {data_dir}/.") from e
+    finally: socket.setdefaulttimeout(old)
+
+# %% ../nbs/03_data.ipynb #5db17a60
+def _fetch_cifar(name, data_dir: Path, url: str | None = None, timeout: float = 30) -> Path:
+    "The CIFAR folder under `data_dir`, downloaded unless it is there and intact."
+    spec = _cifar_spec(name); folder = data_dir / spec['folder']
+    try: verify_cifar(name, data_dir); return folder
+    except (DatasetNotFoundError, DatasetCorruptError): pass
+    _fetch_archive(name, url or spec['url'], data_dir, spec['filename'], spec['tgz_md5'], timeout)
+    verify_cifar(name, data_dir)
+    return folder
+
+# %% ../nbs/03_data.ipynb #ac3d023c
+def _cifar_where(name, data_dir):
+    spec = _cifar_spec(name); folder = data_dir / spec['folder']
+    return f'{folder}/', all((folder / f).is_file() for f, _ in [*spec['train'], *spec['test'], spec['meta']])
+
+def _cifar_report(name, data_dir) -> dict:
+    p = data_dir / _cifar_spec(name)['folder'] / _MEAN_FILE
+    if not p.exists(): return dict(mean=dict(file=str(p), cached=False))
+    with np.load(p) as z: mm = z['mean']
+    return dict(mean=dict(file=str(p), shape=mm.shape, rgb=[round(float(v), 4) for v in mm.mean((1, 2))]))
+
+for _name, _classes in (('cifar-10', 10), ('cifar-100', 100)):
+    register_dataset(DatasetInfo(_name, _classes, 32, 'cifar', folder=_cifar_spec(_name)['folder']),
+                     fetch=partial(_fetch_cifar, _name), where=partial(_cifar_where, _name), workers=4,
+                     report=partial(_cifar_report, _name), check_kwargs=dict(cache_mean=False),
+                     )(partial(cifar_dataset, _name))
+
 # %% ../nbs/03_data.ipynb #214f91bb
+_IMG_EXT = ('.jpeg', '.jpg', '.png', '.bmp', '.webp')
+
 def _read_image(path: str) -> torch.Tensor:
     "Decode an image file to a uint8 RGB tensor (3,H,W); a clear error names an unreadable file."
     from torchvision.io import decode_image, ImageReadMode
     try: return decode_image(path, mode=ImageReadMode.RGB)
     except Exception as e:
-        try:                                          # formats the fast decoder does not know (e.g. CMYK JPEGs): PIL
+        try:                                # formats the fast decoder does not know (e.g. CMYK JPEGs): PIL
             from PIL import Image
-            with Image.open(path) as im: return torch.from_numpy(np.array(im.convert('RGB'))).permute(2, 0, 1).contiguous()
+            with Image.open(path) as im: return torch.from_numpy(np.array(im.convert('RGB'))).permute(2, 0, 1)
         except Exception: pass
-        raise DatasetCorruptError(f"cannot read image {path}: {type(e).__name__}: {e}. Replace or delete the file.") from e
+        raise DatasetCorruptError(f"cannot read image {path}: {type(e).__name__}: {e}. Replace or delete the file."
+                                  ) from e
 
-class CentralCrop:
+# %% ../nbs/03_data.ipynb #e1a0c022
+class _CentralCrop:
     "Crop the central `frac` of height and width, then resize to `size` x `size` (Inception evaluation)."
     def __init__(self, frac: float = 0.875, size: int = 224): self.frac, self.size = frac, size
     def __call__(self, x):
         from torchvision.transforms.v2 import functional as TF
         h, w = x.shape[-2:]; ch, cw = max(1, round(h * self.frac)), max(1, round(w * self.frac))
-        x = TF.center_crop(x, [ch, cw])
-        return TF.resize(x, [self.size, self.size], antialias=True)
+        return TF.resize(TF.center_crop(x, [ch, cw]), [self.size, self.size], antialias=True)
 
 # %% ../nbs/03_data.ipynb #43c91013
 def imagenet_transform(train: bool, size: int = 224):
     "uint8 (3,H,W) -> float (3,size,size) in [-1,1]: Inception training augmentation, or 87.5% central crop for eval."
     from torchvision.transforms import v2
-    aug = [v2.RandomResizedCrop(size, scale=(0.05, 1.0), ratio=(0.75, 4 / 3), antialias=True), v2.RandomHorizontalFlip(),
-           v2.ColorJitter(brightness=32 / 255, contrast=0.5, saturation=0.5, hue=0.2)] if train else [CentralCrop(0.875, size)]
+    aug = [v2.RandomResizedCrop(size, scale=(0.05, 1.0), ratio=(0.75, 4 / 3), antialias=True),
+           v2.RandomHorizontalFlip(), v2.ColorJitter(brightness=32 / 255, contrast=0.5, saturation=0.5, hue=0.2)
+           ] if train else [_CentralCrop(0.875, size)]
     return v2.Compose([*aug, v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)])
 
 # %% ../nbs/03_data.ipynb #1c24f54a
-_IMG_EXT = ('.jpeg', '.jpg', '.png', '.bmp', '.webp')
-
-def _check_imagenet_layout(root: Path, split: str, data_dir: Path):
+def _imagenet_classes(root: Path, split: str, data_dir: Path) -> list[str]:
+    "The class folders of `root/split`, or a clear error about a missing split or a wrong layout."
     d = root / split
-    if not root.is_dir() or not d.is_dir():
+    if not d.is_dir():
         raise DatasetNotFoundError(f"imagenet not found: looked for {d}/<wnid>/*.JPEG. ImageNet cannot be downloaded "
-                                   f"automatically; run `revnet-data download imagenet --data-dir {data_dir}` for the steps.")
+                                   f"automatically; run {_fetch_hint('imagenet', data_dir)} for the steps.")
     flat = [p.name for p in d.iterdir() if p.is_file() and p.suffix.lower() in _IMG_EXT]
     classes = sorted(p.name for p in d.iterdir() if p.is_dir())
     if flat or not classes:
-        raise DatasetCorruptError(f"wrong folder layout in {d}/: expected one folder per class ({split}/<wnid>/*.JPEG), "
-                                  f"found {len(flat)} images directly in it (e.g. {flat[0] if flat else 'none'}) and {len(classes)} class folders. "
-                                  + ("Sort the validation images into class folders (see `revnet-data download imagenet`)." if flat else ''))
+        hint = 'Sort the validation images into class folders (see `revnet-data download imagenet`).' if flat else ''
+        raise DatasetCorruptError(f"wrong folder layout in {d}/: expected one folder per class "
+                                  f"({split}/<wnid>/*.JPEG), found {len(flat)} images directly in it (e.g. "
+                                  f"{flat[0] if flat else 'none'}) and {len(classes)} class folders. {hint}")
     return classes
 
+# %% ../nbs/03_data.ipynb #e1a0c024
+def _same_classes(root: Path, classes: list, data_dir: Path):
+    "Validation classes must be the training classes, else the labels would not match."
+    train = _imagenet_classes(root, 'train', data_dir) if (root / 'train').is_dir() else classes
+    if train != classes:
+        diff = sorted(set(train) ^ set(classes))[:5]
+        raise DatasetCorruptError(f"{root}/val/ and {root}/train/ have different class folders ({len(classes)} vs "
+                                  f"{len(train)}; e.g. {', '.join(diff)}): the labels would not match")
+
+# %% ../nbs/03_data.ipynb #e1a0c025
 def imagenet_dataset(split: str = 'train', data_dir=None, augment: bool | None = None, size: int = 224):
     "ImageNet `split` ('train' or 'val') from `imagenet/<split>/<wnid>/*.JPEG` under the data directory."
     from torchvision.datasets import ImageFolder
-    if split not in ('train', 'val'): raise ValueError(f"imagenet has the splits 'train' and 'val', not {split!r}")
-    data_dir = _data_dir(data_dir); root = data_dir / 'imagenet'
-    classes = _check_imagenet_layout(root, split, data_dir)
-    if split == 'val':
-        train_classes = _check_imagenet_layout(root, 'train', data_dir) if (root / 'train').is_dir() else classes
-        if train_classes != classes:
-            diff = sorted(set(train_classes) ^ set(classes))[:5]
-            raise DatasetCorruptError(f"{root}/val/ and {root}/train/ have different class folders "
-                                      f"({len(classes)} vs {len(train_classes)}; e.g. {', '.join(diff)}): the labels would not match")
+    _check_split('imagenet', split); data_dir = _data_dir(data_dir); root = data_dir / 'imagenet'
+    classes = _imagenet_classes(root, split, data_dir)
+    if split == 'val': _same_classes(root, classes, data_dir)
     if augment is None: augment = split == 'train'
     try: ds = ImageFolder(str(root / split), transform=imagenet_transform(augment, size), loader=_read_image)
     except FileNotFoundError as e: raise DatasetCorruptError(f"wrong folder layout in {root / split}/: {e}") from e
-    ds.to_image = Denormalize(0.5, 0.5)
+    ds.to_image = _Denormalize(0.5, 0.5)
     return ds
 
-# %% ../nbs/03_data.ipynb #6d954aa8
-def get_dataset(name: str, split: str = 'train', data_dir=None, augment: bool | None = None, val_split: bool = False, **kwargs):
-    "Dataset `name` (one of `DATASETS`), `split` 'train', 'val' or 'test'; `augment` defaults to `split == 'train'`."
-    _check_name(name)
-    if name in ('cifar-10', 'cifar-100'): return cifar_dataset(name, split, data_dir, augment, val_split)
-    if name == 'imagenet': return imagenet_dataset(split, data_dir, augment, **kwargs)
-    if name == 'digits': return digits_dataset(split, augment)
-    if split not in ('train', 'val', 'test'): raise ValueError(f"synthetic has the splits 'train', 'val' and 'test', not {split!r}")
-    kwargs.setdefault('seed', 0); kwargs['seed'] += ('train', 'val', 'test').index(split) * 7919
-    return SyntheticImages(**kwargs)
+# %% ../nbs/03_data.ipynb #7f4daae9
+_IMAGENET_HOWTO = """\
+ImageNet (ILSVRC-2012) cannot be downloaded automatically: it needs an account at https://image-net.org.
+1. Register at https://image-net.org and download ILSVRC2012_img_train.tar (138 GB) and
+   ILSVRC2012_img_val.tar (6.3 GB).
+2. Training images:  mkdir -p {root}/train && tar -xf ILSVRC2012_img_train.tar -C {root}/train
+                     cd {root}/train && for f in *.tar; do d=${{f%.tar}}; mkdir -p $d && tar -xf $f -C $d && rm $f; done
+3. Validation images: mkdir -p {root}/val && tar -xf ILSVRC2012_img_val.tar -C {root}/val, then sort them into one
+   folder per class (val/<wnid>/*.JPEG), e.g. with the widely used valprep.sh script
+   (https://raw.githubusercontent.com/soumith/imagenetloader.torch/master/valprep.sh) run inside {root}/val.
+4. Check with: revnet-data check imagenet --data-dir {data_dir}
+Expected layout: {root}/train/n01440764/n01440764_10026.JPEG ... (1000 folders),
+                 {root}/val/n01440764/*.JPEG (1000 folders)."""
+
+# %% ../nbs/03_data.ipynb #e1a0c027
+def _fetch_imagenet(data_dir: Path, url=None, timeout=None):
+    raise _HowTo(_IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
+
+def _imagenet_where(data_dir: Path):
+    r = data_dir / 'imagenet'
+    return f'{r}/{{train,val}}/<wnid>/*.JPEG', (r / 'train').is_dir() and (r / 'val').is_dir()
+
+@register_dataset(DatasetInfo('imagenet', 1000, 224, 'imagenet', splits=('train', 'val'), folder='imagenet'),
+                  fetch=_fetch_imagenet, where=_imagenet_where, workers=8)
+def _imagenet(split, data_dir, augment, val_split=False, **kwargs):
+    return imagenet_dataset(split, data_dir, augment, **kwargs)
 
 # %% ../nbs/03_data.ipynb #226215c8
-def seed_worker(worker_id: int):
+def _seed_worker(worker_id: int):
     "DataLoader `worker_init_fn`: seed `random` and numpy from torch's per-worker seed; ignore Ctrl-C."
     s = torch.initial_seed() % 2**32
     random.seed(s); np.random.seed(s)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C is for the main process (it saves a checkpoint)
 
-def default_workers(name: str) -> int:
-    "Loader worker processes for `name`: 0 for in-memory datasets, else up to 8 (ImageNet) or 4 (CIFAR), CPUs allowing."
-    if name in ('digits', 'synthetic'): return 0
-    return max(1, min(8 if name == 'imagenet' else 4, (os.cpu_count() or 2) - 1))
+def _loader_kwargs(name, workers, pin_memory, persistent_workers) -> dict:
+    "DataLoader settings of both loaders: workers (registered number, CPUs allowing), pinned memory with CUDA."
+    w = _entry(name).workers
+    if workers is None: workers = w and max(1, min(w, (os.cpu_count() or 2) - 1))
+    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
+    persist = workers > 0 if persistent_workers is None else persistent_workers and workers > 0
+    return dict(num_workers=workers, pin_memory=pin, persistent_workers=persist, worker_init_fn=_seed_worker,
+                prefetch_factor=4 if workers else None)
 
 # %% ../nbs/03_data.ipynb #f5c761e5
 class SeededAugment(Dataset):
-    "Wrap `ds`, whose transforms draw from torch's global generator, so sample `i` of epoch `e` draws from its own seed (`seed`, `e`, `i`)."
+    "Wrap `ds`, whose transforms draw from torch's global generator: sample `i` of epoch `e` seeded by `(seed, e, i)`."
     def __init__(self, ds, seed: int = 0):
         self.ds, self.seed, self._epoch = ds, seed, multiprocessing.RawValue('q', 0)  # shared with worker processes
     def set_epoch(self, epoch: int): self._epoch.value = epoch
@@ -357,113 +509,76 @@ class SeededAugment(Dataset):
 # %% ../nbs/03_data.ipynb #6d284516
 def get_dataloaders(name: str, batch_size: int, data_dir=None, workers: int | None = None, seed: int = 0,
                     val_split: bool = False, augment: bool = True, eval_batch_size: int | None = None,
-                    pin_memory: bool | None = None, persistent_workers: bool | None = None, drop_last: bool = True, **kwargs):
+                    pin_memory: bool | None = None, persistent_workers: bool | None = None, drop_last: bool = True,
+                    **kwargs):
     "`(train_dl, eval_dl)` for dataset `name`; `batch_size` is per loader (per process after `accelerator.prepare`)."
-    ev_split = 'val' if val_split or name == 'imagenet' else 'test'
+    ev_split = 'val' if val_split or 'test' not in dataset_info(name).splits else 'test'
     train_ds = get_dataset(name, 'train', data_dir, augment=augment, val_split=val_split, **kwargs)
     if augment: train_ds = SeededAugment(train_ds, seed)
     eval_ds = get_dataset(name, ev_split, data_dir, augment=False, val_split=val_split, **kwargs)
     if drop_last and len(train_ds) < batch_size:
-        raise ValueError(f"batch_size {batch_size} is larger than the {len(train_ds)} training images of {name}: use a smaller batch")
-    workers = default_workers(name) if workers is None else workers
-    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    persist = workers > 0 if persistent_workers is None else persistent_workers and workers > 0
-    common = dict(num_workers=workers, pin_memory=pin, persistent_workers=persist, worker_init_fn=seed_worker,
-                  prefetch_factor=4 if workers else None)
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(train_ds)} training images of {name}: "
+                         "use a smaller batch")
+    kw = _loader_kwargs(name, workers, pin_memory, persistent_workers)
     train_dl = DataLoader(train_ds, batch_size, shuffle=True, drop_last=drop_last,
-                          generator=torch.Generator().manual_seed(seed), **common)
-    eval_dl = DataLoader(eval_ds, eval_batch_size or batch_size, shuffle=False, **common)
-    return train_dl, eval_dl
+                          generator=torch.Generator().manual_seed(seed), **kw)
+    return train_dl, DataLoader(eval_ds, eval_batch_size or batch_size, shuffle=False, **kw)
 
-# %% ../nbs/03_data.ipynb #7f4daae9
-IMAGENET_HOWTO = """ImageNet (ILSVRC-2012) cannot be downloaded automatically: it needs an account at https://image-net.org.
-1. Register at https://image-net.org and download ILSVRC2012_img_train.tar (138 GB) and ILSVRC2012_img_val.tar (6.3 GB).
-2. Training images:  mkdir -p {root}/train && tar -xf ILSVRC2012_img_train.tar -C {root}/train
-                     cd {root}/train && for f in *.tar; do d=${{f%.tar}}; mkdir -p $d && tar -xf $f -C $d && rm $f; done
-3. Validation images: mkdir -p {root}/val && tar -xf ILSVRC2012_img_val.tar -C {root}/val, then sort them into one folder
-   per class (val/<wnid>/*.JPEG), e.g. with the widely used valprep.sh script
-   (https://raw.githubusercontent.com/soumith/imagenetloader.torch/master/valprep.sh) run inside {root}/val.
-4. Check with: revnet-data check imagenet --data-dir {data_dir}
-Expected layout: {root}/train/n01440764/n01440764_10026.JPEG ... (1000 folders), {root}/val/n01440764/*.JPEG (1000 folders)."""
-
-# %% ../nbs/03_data.ipynb #5db17a60
+# %% ../nbs/03_data.ipynb #e1a0c030
 def download(name: str, data_dir=None, url: str | None = None, timeout: float = 30) -> Path:
-    "Fetch dataset `name` into `data_dir` (CIFAR with torchvision; ImageNet: raise with the steps to get it)."
-    _check_name(name); data_dir = _data_dir(data_dir)
-    if name in ('digits', 'synthetic'): return data_dir
-    if name == 'imagenet': raise DatasetNotFoundError(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
-    spec = _cifar_spec(name); folder = data_dir / spec['folder']
-    try: verify_cifar(name, data_dir); return folder
-    except (DatasetNotFoundError, DatasetCorruptError): pass
-    import socket, urllib.error
-    from torchvision.datasets.utils import download_and_extract_archive
-    url = url or spec['url']; archive = data_dir / spec['filename']
-    old = socket.getdefaulttimeout(); socket.setdefaulttimeout(timeout)
-    try: download_and_extract_archive(url, str(data_dir), filename=spec['filename'], md5=spec['tgz_md5'], remove_finished=True)
-    except (urllib.error.URLError, OSError, socket.timeout) as e:
-        archive.unlink(missing_ok=True)
-        raise DatasetNotFoundError(f"could not download {name}: {url} is unreachable ({getattr(e, 'reason', e)}); the network seems "
-                                   f"to be offline. revnet looked for {folder}/. On a machine with internet run {_fetch_hint(name, data_dir)}, "
-                                   f"or fetch {url} by hand and extract it into {data_dir}/.") from e
-    finally: socket.setdefaulttimeout(old)
-    verify_cifar(name, data_dir)
-    return folder
+    "Fetch dataset `name` into `data_dir` with its registered `fetch` (nothing to do for in-memory datasets)."
+    fetch, data_dir = _entry(name).fetch, _data_dir(data_dir)
+    return data_dir if fetch is None else fetch(data_dir, url=url, timeout=timeout)
 
-# %% ../nbs/03_data.ipynb #ac3d023c
-def _where(name, data_dir):
-    if name == 'digits': return 'inside scikit-learn', True
-    if name == 'synthetic': return 'generated on the fly', True
-    if name == 'imagenet':
-        r = data_dir / 'imagenet'; return f'{r}/{{train,val}}/<wnid>/*.JPEG', (r / 'train').is_dir() and (r / 'val').is_dir()
-    spec = _cifar_spec(name); folder = data_dir / spec['folder']
-    return f'{folder}/', all((folder / f).is_file() for f, _ in [*spec['train'], *spec['test'], spec['meta']])
-
-_NATIVE = {'digits': 8}   # served at 32 px for the CIFAR models; revnet-train's digits recipe trains at 8
-
+# %% ../nbs/03_data.ipynb #e1a0c032
 def list_datasets(data_dir=None) -> list[dict]:
-    "One row per dataset: name, classes, image size served (`native`: the images' own), where it is looked for, present?"
-    data_dir = _data_dir(data_dir)
-    return [dict(name=n, classes=_INFO[n].num_classes, size=_INFO[n].image_size,
-                 native=_NATIVE.get(n, _INFO[n].image_size), where=_where(n, data_dir)[0],
-                 present=_where(n, data_dir)[1]) for n in DATASETS]
+    "One row per dataset: name, classes, image size served (`native`: the images' own), where it is looked, present?"
+    data_dir, rows = _data_dir(data_dir), []
+    for n, e in _registry().items():
+        i, (where, present) = e.info, e.locate(data_dir)
+        rows.append(dict(name=n, classes=i.num_classes, size=i.image_size, native=i.native_size or i.image_size,
+                         where=where, present=present))
+    return rows
 
 # %% ../nbs/03_data.ipynb #23d93dce
+def _split_stats(e: _Entry, split: str, data_dir: Path) -> dict:
+    ds = e.build(split, data_dir, False, val_split=True, **e.check_kwargs)
+    counts = np.bincount(ds.targets, minlength=len(ds.classes))
+    return dict(n=len(ds), shape=tuple(ds[0][0].shape), classes=len(counts),
+                per_class_min=int(counts.min()), per_class_max=int(counts.max()))
+
 def check(name: str, data_dir=None) -> dict:
-    "Load every split of `name`: counts, image shape, class balance; and the cached mean image (read only, never written)."
-    data_dir = _data_dir(data_dir); info = dataset_info(name); out = dict(name=name, data_dir=str(data_dir), splits={})
-    splits = ('train', 'test') if name == 'digits' else ('train', 'val') if name == 'imagenet' else ('train', 'val', 'test')
-    for s in splits:
-        if name in ('cifar-10', 'cifar-100'): ds = cifar_dataset(name, s, data_dir, augment=False, val_split=True, cache_mean=False)
-        else: ds = get_dataset(name, s, data_dir, augment=False, val_split=True)
-        counts = np.bincount(ds.targets, minlength=info.num_classes if name != 'imagenet' else 0)
-        out['splits'][s] = dict(n=len(ds), shape=tuple(ds[0][0].shape), classes=len(counts),
-                                per_class_min=int(counts.min()), per_class_max=int(counts.max()))
-    if name in ('cifar-10', 'cifar-100'):
-        p = data_dir / _cifar_spec(name)['folder'] / MEAN_FILE
-        if p.exists():
-            with np.load(p) as z: mm = z['mean']
-            out['mean'] = dict(file=str(p), shape=mm.shape, rgb=[round(float(v), 4) for v in mm.mean((1, 2))])
-        else: out['mean'] = dict(file=str(p), cached=False)
-    if name == 'digits':
-        tr = digits_dataset('train'); out['normalisation'] = dict(mean=round(tr.mean, 4), std=round(tr.std, 4))
-    return out
+    "Load every split of `name`: counts, image shape, class balance; and what its `report` adds (read only)."
+    e, data_dir = _entry(name), _data_dir(data_dir)
+    out = dict(name=name, data_dir=str(data_dir), splits={s: _split_stats(e, s, data_dir) for s in e.info.splits})
+    return {**out, **(e.report(data_dir) if e.report else {})}
 
 # %% ../nbs/03_data.ipynb #7069b6d7
-def _print_check(r):
+def _fmt(v) -> str: return 'x'.join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+def _print_check(r: dict):
     print(f"{r['name']} (data dir {r['data_dir']})")
     for s, d in r['splits'].items():
-        print(f"  {s:5s} {d['n']:7d} images  shape {'x'.join(map(str, d['shape']))}  {d['classes']} classes, "
+        print(f"  {s:5s} {d['n']:7d} images  shape {_fmt(d['shape'])}  {d['classes']} classes, "
               f"{d['per_class_min']}..{d['per_class_max']} per class")
-    if 'mean' in r:
-        m = r['mean']
-        print(f"  mean image {m['file']}: " + (f"shape {'x'.join(map(str, m['shape']))}, per-channel average RGB {m['rgb']}"
-                                                if 'rgb' in m else 'not cached yet (computed on first training use)'))
-    if 'normalisation' in r: print(f"  normalised as (x - {r['normalisation']['mean']}) / {r['normalisation']['std']} (train pixel mean and std, x in 0..1)")
+    for k, v in r.items():                  # what the dataset's `report` added
+        if k not in ('name', 'data_dir', 'splits'):
+            print(f'  {k}: ' + ', '.join(f'{a} {_fmt(b)}' for a, b in v.items()))
 
-def data_cli(argv=None):
-    "The `revnet-data` command: `list`, `download NAME`, `check NAME`, each with `--data-dir`."
+# %% ../nbs/03_data.ipynb #e1a0c044
+def _print_list(data_dir: Path):
+    print(f'data dir: {data_dir}')
+    for r in list_datasets(data_dir):
+        px = f"{r['native']:4d}px" + (f" (served at {r['size']} px)" if r['native'] != r['size'] else '')
+        state = 'present' if r['present'] else 'missing'
+        print(f"  {r['name']:10s} {state:8s} {r['classes']:5d} classes {px}  {r['where']}"
+              + ('' if r['present'] else f"  (get it: revnet-data download {r['name']})"))
+
+# %% ../nbs/03_data.ipynb #e1a0c033
+def _data_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser('revnet-data', description='List, fetch and check the datasets revnet trains on.')
-    p.add_argument('--data-dir', default=None, help='data directory (default: $REVNET_DATA, else data/ of the checkout)')
+    p.add_argument('--data-dir', default=None,
+                   help='data directory (default: $REVNET_DATA, else data/ of the checkout)')
     sub = p.add_subparsers(dest='cmd', required=True)
     for c, h in (('list', 'show the datasets, where each is looked for, and whether it is present'),
                  ('download', 'fetch a dataset (CIFAR through torchvision; ImageNet: print the steps)'),
@@ -472,41 +587,48 @@ def data_cli(argv=None):
         sp.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if c != 'list': sp.add_argument('name', choices=DATASETS)
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    a = p.parse_args(argv); data_dir = _data_dir(a.data_dir)
-    if a.cmd == 'list':
-        print(f'data dir: {data_dir}')
-        for r in list_datasets(data_dir):
-            px = f"{r['native']:4d}px" + (f" (served at {r['size']} px)" if r['native'] != r['size'] else '')
-            state = 'present' if r['present'] else 'missing'
-            print(f"  {r['name']:10s} {state:8s} {r['classes']:5d} classes {px}  {r['where']}"
-                  + ('' if r['present'] else f"  (get it: revnet-data download {r['name']})"))
-    elif a.cmd == 'download' and a.name == 'imagenet':
-        print(IMAGENET_HOWTO.format(root=data_dir / 'imagenet', data_dir=data_dir))
-    elif a.cmd == 'download': print(f'{a.name} is ready in {download(a.name, data_dir)}')
-    else: _print_check(check(a.name, data_dir))
+    return p
+
+# %% ../nbs/03_data.ipynb #e1a0c034
+def _data_cli(argv=None):
+    "The `revnet-data` command: `list`, `download NAME`, `check NAME`, each with `--data-dir`."
+    a = _data_parser().parse_args(argv); data_dir = _data_dir(a.data_dir)
+    if a.cmd == 'list': return _print_list(data_dir)
+    if a.cmd == 'check': return _print_check(check(a.name, data_dir))
+    try: print(f'{a.name} is ready in {download(a.name, data_dir)}')
+    except _HowTo as e: print(e)        # a dataset to fetch by hand: the steps are the answer
 
 def main(argv=None) -> int:
     "`revnet-data`: exit status 0 on success, 1 with one error line (`revnet.core.run_command`)."
     from revnet.core import run_command
-    return run_command(data_cli, argv, 'revnet-data')
+    return run_command(_data_cli, argv, 'revnet-data')
 
 # %% ../nbs/03_data.ipynb #8cb75a3c
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
+if __name__ == '__main__' and '__file__' in globals():      # `python -m revnet.data`: this file runs as `__main__`,
+    from revnet.data import main as _main                    # while modules of $REVNET_DATASETS register in revnet.data
+    sys.exit(_main())
+
+# %% ../nbs/03_data.ipynb #e1a0c040
+def _image_grid(samples, ds, ncols: int):
+    "A figure of `(x, y)` samples of `ds`, each shown with `ds.to_image` under its class name."
+    import matplotlib.pyplot as plt
+    nrows = math.ceil(len(samples) / ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.55 * nrows), squeeze=False, dpi=72)
+    for ax in axs.flat: ax.axis('off')
+    for ax, (x, y) in zip(axs.flat, samples):
+        ax.imshow(ds.to_image(x).permute(1, 2, 0).numpy()); ax.set_title(str(ds.classes[y])[:12], fontsize=8)
+    return fig
 
 # %% ../nbs/03_data.ipynb #c2421ce7
-def plot_samples(name: str, n: int = 24, data_dir=None, split: str = 'train', augment: bool = True, seed: int = 0, ncols: int = 8, **kwargs):
+def plot_samples(name: str, n: int = 24, data_dir=None, split: str = 'train', augment: bool = True, seed: int = 0,
+                 ncols: int = 8, **kwargs):
     "Grid of `n` (augmented) samples of dataset `name`, shown as the model sees them but with the normalisation undone."
-    import matplotlib.pyplot as plt
     ds = get_dataset(name, split, data_dir, augment=augment, **kwargs)
-    g = torch.Generator().manual_seed(seed); idx = torch.randperm(len(ds), generator=g)[:n].tolist()
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].tolist()
     torch.manual_seed(seed)
-    nrows = math.ceil(len(idx) / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.55 * nrows), squeeze=False)
-    for ax in axs.flat: ax.axis('off')
-    for ax, i in zip(axs.flat, idx):
-        x, y = ds[i]
-        ax.imshow(ds.to_image(x).permute(1, 2, 0).numpy()); ax.set_title(str(ds.classes[y])[:12], fontsize=8)
-    w, h = ds[idx[0]][0].shape[-1], ds[idx[0]][0].shape[-2]
+    samples = [ds[i] for i in idx]
+    fig = _image_grid(samples, ds, ncols)
+    h, w = samples[0][0].shape[-2:]
     fig.suptitle(f"{name} {split}{' augmented' if augment else ''}: {len(idx)} samples, {w}x{h} px (label above each)")
     fig.tight_layout()
     return fig
