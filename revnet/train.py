@@ -17,19 +17,20 @@ from accelerate.utils import set_seed, broadcast_object_list
 from tqdm.auto import tqdm
 import revnet
 from .core import run_command
-from .models import create_model, get_train_config, param_groups, list_models, model_config
+from .models import create_model, param_groups, list_models, model_config
 from .data import get_dataloaders, dataset_info, DATASETS
 
 # %% auto #0
-__all__ = ['SHORT_RECIPES', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions', 'resolve_options', 'LRSchedule',
-           'lr_schedule', 'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter',
-           'resize', 'evaluate', 'TrainState', 'StopRequest', 'Run', 'save_model', 'load_model', 'train',
-           'params_digest', 'evaluate_run', 'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+__all__ = ['RECIPE_FAMILIES', 'RECIPES', 'OPTIMIZERS', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions',
+           'register_recipe', 'recipes', 'resolve_options', 'LRSchedule', 'lr_schedule', 'checkpoints',
+           'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter', 'resize', 'evaluate',
+           'TrainState', 'StopRequest', 'Run', 'save_model', 'load_model', 'train', 'params_digest', 'evaluate_run',
+           'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
 class TrainOptions:
-    "All options of a training run; `None` = default from the model's official config (or the dataset's short recipe)."
+    "All options of a training run; `None` = the default from the recipe of the model's family for the dataset."
     dataset: str | None = None          # one of revnet.data.DATASETS
     model: str | None = None            # one of revnet.models.list_models()
     mode: str | None = None             # 'reversible' | 'plain' | 'checkpoint' (default: reversible for RevNets)
@@ -40,8 +41,10 @@ class TrainOptions:
     lr_values: tuple | None = None      # lr before, between and after the boundaries
     schedule: str | None = None         # 'step' (official, piecewise constant) | 'cosine'
     warmup: int | None = None           # linear warm-up steps
-    momentum: float | None = None
+    optimizer: str | None = None        # one of OPTIMIZERS: 'sgd' (the RevNets') | 'adamw' (the ViTs')
+    momentum: float | None = None       # SGD's momentum; AdamW's beta1
     weight_decay: float | None = None   # on conv and FC weights only, as official
+    label_smoothing: float | None = None  # of the training loss (the ViT recipes: 0.1, as DeiT)
     grad_accum: int | None = None       # gradient-accumulation micro-batches per step
     mixed_precision: str | None = None  # 'no' | 'fp16' | 'bf16' (default: accelerate launch's setting, else 'no')
     data_dir: str | None = None
@@ -49,6 +52,7 @@ class TrainOptions:
     augment: bool | None = None         # random training augmentation (default: on)
     image_size: int | None = None       # resize batches to image_size x image_size on the device (digits: 8, native)
     bn_momentum: float | None = None    # BatchNorm running-average momentum (default: the model's, official 0.01)
+    model_kwargs: dict | None = None    # further create_model overrides (e.g. a ViT's img_size, patch_size)
     output_dir: str | None = None       # run folders go to output_dir/id (default runs/)
     id: str | None = None               # run id (default: model-dataset-time)
     resume: bool | str | None = None    # True: latest complete checkpoint; or a checkpoint folder
@@ -63,31 +67,66 @@ class TrainOptions:
     quiet: bool | None = None           # no progress bar
 
 # %% ../nbs/04_train.ipynb #21de8003
-SHORT_RECIPES = {
-    'digits':    dict(steps=300, batch_size=64, lr=0.1, schedule='cosine', warmup=10, eval_every=50, save_every=150, log_every=10, image_size=8,
-                      bn_momentum=0.1),
-    'synthetic': dict(steps=20, batch_size=16, lr=0.05, schedule='cosine', warmup=0, eval_every=10, save_every=10, log_every=1),
-}
-DEFAULTS = dict(schedule='step', warmup=0, grad_accum=1, output_dir='runs', keep=3, quiet=False, resume=False)
+RECIPE_FAMILIES = {'resnet': 'cnn', 'revnet': 'cnn', 'revvit': 'vit', 'vit': 'vit'}   # model arch -> recipe family
+RECIPES: dict = {}   # (recipe family, dataset family or dataset name) -> option values
+OPTIMIZERS = {'sgd': lambda groups, r: torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum),
+              'adamw': lambda groups, r: torch.optim.AdamW(groups, lr=r.lr, betas=(r.momentum, 0.999))}
+DEFAULTS = dict(optimizer='sgd', schedule='step', warmup=0, label_smoothing=0.0, grad_accum=1, output_dir='runs',
+                keep=3, quiet=False, resume=False)
+
+def register_recipe(family: str, data: str, **values):
+    "The recipe of model family `family` on `data`: a dataset family (the official one) or one dataset (a short one)."
+    bad = sorted(set(values) - {f.name for f in fields(TrainOptions)})
+    if bad: raise TypeError(f"unknown option(s) {bad} in the recipe of {family} on {data}")
+    RECIPES[family, data] = values
+
+# %% ../nbs/04_train.ipynb #4b37c3e5
+register_recipe('cnn', 'cifar', optimizer='sgd', steps=80_000, batch_size=100, lr=0.1, schedule='step', momentum=0.9,
+                lr_boundaries=(40_000, 60_000), lr_values=(0.1, 0.01, 0.001), weight_decay=2e-4, seed=0)
+register_recipe('cnn', 'imagenet', optimizer='sgd', steps=600_000, batch_size=256, lr=0.1, schedule='step', momentum=0.9,
+                lr_boundaries=(160_000, 320_000, 480_000), lr_values=(0.1, 0.01, 0.001, 0.0001), weight_decay=1e-4, seed=1234)
+register_recipe('cnn', 'digits', steps=300, batch_size=64, lr=0.1, schedule='cosine', warmup=10, eval_every=50,
+                save_every=150, log_every=10, image_size=8, bn_momentum=0.1)
+register_recipe('cnn', 'synthetic', steps=20, batch_size=16, lr=0.05, schedule='cosine', warmup=0, eval_every=10,
+                save_every=10, log_every=1)
+
+# %% ../nbs/04_train.ipynb #6bbdf15e
+register_recipe('vit', 'imagenet', optimizer='adamw', steps=375_342, batch_size=1024, lr=5e-4 * 1024 / 512,
+                schedule='cosine', warmup=6_256, momentum=0.9, weight_decay=0.05, label_smoothing=0.1, seed=0)
+register_recipe('vit', 'cifar', optimizer='adamw', steps=29_297, batch_size=512, lr=5e-4, schedule='cosine',
+                warmup=489, momentum=0.9, weight_decay=0.05, label_smoothing=0.1, seed=0)
+register_recipe('vit', 'digits', steps=300, batch_size=64, lr=1e-3, warmup=30, eval_every=50, save_every=150,
+                log_every=10, image_size=8, model_kwargs=dict(img_size=8, patch_size=2))
+register_recipe('vit', 'synthetic', steps=20, batch_size=16, lr=1e-3, warmup=0, eval_every=10, save_every=10,
+                log_every=1)
 
 # %% ../nbs/04_train.ipynb #fe0c7d97
-def _scaled_boundaries(tc, steps):
-    "Official lr boundaries, moved in proportion when the run is shorter or longer than the official one."
-    return tuple(round(b * steps / tc.max_steps) for b in tc.lr_boundaries)
+def recipes(model: str, dataset: str) -> tuple[dict, dict]:
+    "The official recipe of `model`'s family for `dataset`'s family, and the short recipe for `dataset` (or {})."
+    fam = RECIPE_FAMILIES.get(model_config(model).arch)
+    official = RECIPES.get((fam, dataset_info(dataset).family))
+    if official is None: raise ValueError(f"no recipe for {model} on {dataset}: register_recipe({fam!r}, "
+                                          f"{dataset_info(dataset).family!r}, ...) in revnet.train")
+    return official, RECIPES.get((fam, dataset), {})
+
+def _step_schedule(o: TrainOptions, r: TrainOptions, official: dict) -> tuple[tuple, tuple]:
+    "lr boundaries and values: given, or the official ones moved in proportion to the run's steps and scaled to its lr."
+    b, v = official.get('lr_boundaries', ()), official.get('lr_values', (r.lr,))
+    return (tuple(o.lr_boundaries) if o.lr_boundaries is not None else tuple(round(x * r.steps / official['steps']) for x in b),
+            tuple(o.lr_values) if o.lr_values is not None else tuple(x * r.lr / v[0] for x in v))
+
+# %% ../nbs/04_train.ipynb #74aa56a3
+_LATER = ('lr_boundaries', 'lr_values', 'eval_every', 'save_every', 'log_every')   # derived from the resolved ones
 
 def resolve_options(o: TrainOptions) -> TrainOptions:
-    "Fill every `None` of `o` from the dataset's short recipe, the model's official `TrainConfig` and `DEFAULTS`."
+    "Fill every `None` of `o` from the dataset's short recipe, the official recipe of the model's family, `DEFAULTS`."
     if o.dataset not in DATASETS: raise ValueError(f"unknown dataset {o.dataset!r}; choose one of {', '.join(DATASETS)}")
     if o.model not in list_models(): raise ValueError(f"unknown model {o.model!r}; valid names: {', '.join(list_models())}")
-    tc, short = get_train_config(o.model), SHORT_RECIPES.get(o.dataset, {})
-    pick = lambda k, official=None: next((v for v in (getattr(o, k), short.get(k), official, DEFAULTS.get(k)) if v is not None), None)
-    r = replace(o, steps=pick('steps', tc.max_steps), batch_size=pick('batch_size', tc.batch_size), lr=pick('lr', tc.lr),
-                schedule=pick('schedule'), warmup=pick('warmup'), momentum=pick('momentum', tc.momentum),
-                weight_decay=pick('weight_decay', tc.weight_decay), seed=pick('seed', tc.seed))
-    for k in ('grad_accum', 'mixed_precision', 'output_dir', 'keep', 'quiet', 'resume', 'image_size', 'bn_momentum'): setattr(r, k, pick(k))
-    if r.schedule == 'step':
-        r.lr_boundaries = tuple(o.lr_boundaries) if o.lr_boundaries is not None else _scaled_boundaries(tc, r.steps)
-        r.lr_values = tuple(o.lr_values) if o.lr_values is not None else tuple(v * r.lr / tc.lr_values[0] for v in tc.lr_values)
+    official, short = recipes(o.model, o.dataset)
+    pick = lambda k, d=None: next((v for v in (getattr(o, k), short.get(k), official.get(k), DEFAULTS.get(k), d)
+                                   if v is not None), None)
+    r = replace(o, **{f.name: pick(f.name) for f in fields(TrainOptions) if f.name not in _LATER})
+    if r.schedule == 'step': r.lr_boundaries, r.lr_values = _step_schedule(o, r, official)
     r.eval_every, r.save_every = pick('eval_every', max(1, r.steps // 20)), pick('save_every', max(1, r.steps // 10))
     r.log_every = pick('log_every', max(1, min(100, r.steps // 100)))
     return _check_options(r)
@@ -101,6 +140,7 @@ def _check_options(r: TrainOptions) -> TrainOptions:
     if r.mode is not None and mc.arch == 'resnet' and r.mode == 'reversible':
         raise ValueError(f"--mode reversible needs a RevNet: {r.model} is a ResNet (its units are not invertible); "
                          f"use --mode plain or checkpoint, or a RevNet: {', '.join(m for m in list_models(info.family) if m.startswith('revnet'))}")
+    if r.optimizer not in OPTIMIZERS: raise ValueError(f"unknown optimizer {r.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if r.schedule not in ('step', 'cosine'): raise ValueError(f"unknown schedule {r.schedule!r}; choose 'step' or 'cosine'")
     if r.schedule == 'step' and len(r.lr_values) != len(r.lr_boundaries) + 1:
         raise ValueError(f"the step schedule needs one more lr value than boundaries: got values {r.lr_values} and boundaries {r.lr_boundaries}")
@@ -110,6 +150,11 @@ def _check_options(r: TrainOptions) -> TrainOptions:
     if not r.lr > 0: raise ValueError(f"--lr must be a positive number, got {r.lr}")
     for k in ('momentum', 'weight_decay', 'warmup'):
         if not getattr(r, k) >= 0: raise ValueError(f"--{k.replace('_', '-')} must be at least 0, got {getattr(r, k)}")
+    if not 0 <= r.label_smoothing < 1: raise ValueError(f"--label-smoothing must be in [0, 1), got {r.label_smoothing}")
+    if r.bn_momentum is not None and not hasattr(mc, 'bn_momentum'):
+        raise ValueError(f"--bn-momentum: {r.model} has no BatchNorm (drop the option)")
+    try: model_config(r.model, **(r.model_kwargs or {}))
+    except TypeError as e: raise ValueError(f"--model-kwargs: {e}") from None
     if r.bn_momentum is not None and not 0 < r.bn_momentum <= 1:
         raise ValueError(f"--bn-momentum must be in (0, 1], got {r.bn_momentum}")
     if r.image_size is not None and r.image_size < 1:
@@ -389,9 +434,10 @@ def _build(r: TrainOptions):
     train_dl, eval_dl = get_dataloaders(r.dataset, r.batch_size // r.grad_accum, data_dir=r.data_dir, seed=r.seed, **kw)
     for dl in (train_dl, eval_dl):   # iterators draw their worker seed from here, not from the global RNG
         if dl.generator is None: dl.generator = torch.Generator().manual_seed(r.seed)
-    model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode, bn_momentum=r.bn_momentum)
+    model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode, bn_momentum=r.bn_momentum,
+                         **(r.model_kwargs or {}))
     r.mode = model.config.mode
-    opt = torch.optim.SGD(param_groups(model, r.weight_decay), lr=r.lr, momentum=r.momentum)
+    opt = OPTIMIZERS[r.optimizer](param_groups(model, r.weight_decay), r)
     return model, opt, train_dl, eval_dl, torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(r))
 
 def _callbacks(r: TrainOptions, callbacks) -> list:
@@ -498,7 +544,7 @@ def _train_batch(run: Run, x, y):
     run('before_step')
     with acc.accumulate(run.model):
         run.out = run.model(run.x)
-        run.loss = F.cross_entropy(run.out, y)
+        run.loss = F.cross_entropy(run.out, y, label_smoothing=o.label_smoothing)
         *stats, asked = _step_stats(acc, run.loss, run.out, y, run.stop.requested)
         _check_finite(stats[0], run.step + 1, run.dir)
         acc.backward(run.loss)
@@ -669,7 +715,8 @@ _HELP = dict(batch_size='GLOBAL batch size (split over processes and --grad-accu
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-train', description='Train a RevNet or ResNet (accelerate launch -m revnet.train for several processes).')
     types = dict(steps=int, batch_size=int, lr=float, warmup=int, momentum=float, weight_decay=float, grad_accum=int, eval_every=int,
-                 save_every=int, log_every=int, keep=int, stop_at=int, seed=int, workers=int, image_size=int, bn_momentum=float)
+                 save_every=int, log_every=int, keep=int, stop_at=int, seed=int, workers=int, image_size=int, bn_momentum=float,
+                 label_smoothing=float)
     for f in fields(TrainOptions):
         flag, h = '--' + f.name.replace('_', '-'), _HELP.get(f.name)
         if f.name == 'quiet': p.add_argument(flag, action='store_true', default=None, help='no progress bar (one line per evaluation)')
@@ -679,6 +726,8 @@ def train_parser() -> argparse.ArgumentParser:
             p.add_argument(flag, type=lambda s, t=(int if f.name == 'lr_boundaries' else float): tuple(t(v) for v in s.split(',')),
                            help='comma-separated ' + ('steps' if f.name == 'lr_boundaries' else 'learning rates'))
         elif f.name == 'data_kwargs': p.add_argument(flag, type=json.loads, metavar='JSON', help='extra dataset arguments, e.g. \'{"size": 256}\'')
+        elif f.name == 'model_kwargs': p.add_argument(flag, type=json.loads, metavar='JSON', help='model overrides, e.g. \'{"patch_size": 2}\'')
+        elif f.name == 'optimizer': p.add_argument(flag, choices=list(OPTIMIZERS), help=h)
         elif f.name == 'dataset': p.add_argument(flag, choices=DATASETS, help=h)
         elif f.name == 'model': p.add_argument(flag, choices=list_models(), help=h)
         elif f.name == 'mode': p.add_argument(flag, choices=('reversible', 'plain', 'checkpoint'), help=h)
