@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #1b405b05
 from __future__ import annotations
-import argparse, hashlib, importlib, math, multiprocessing, os, pickle, random, signal, sys
+import argparse, hashlib, importlib, math, multiprocessing, os, pickle, random, signal, sys, urllib.error
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -335,19 +335,30 @@ def cifar_dataset(name: str, split: str = 'train', data_dir=None, augment: bool 
     tr, va = _val_indices(len(ds))
     return _Split(ds, tr if split == 'train' else va)
 
+# %% ../nbs/03_data.ipynb #e1a0c045
+def _download_error(name, url, data_dir: Path, e: Exception) -> Exception | None:
+    "The one clear error of a failed download: offline, or a corrupted archive (None: a local error, shown as it is)."
+    hint = (f"On a machine with internet run {_fetch_hint(name, data_dir)}, or fetch {url} by hand and extract it "
+            f"into {data_dir}/.")
+    if isinstance(e, RuntimeError):                   # torchvision: the archive's md5 does not match
+        return DatasetCorruptError(f"the download of {url} is corrupted (its md5 does not match) and was deleted; "
+                                   f"try again. {hint}")
+    if isinstance(e, (urllib.error.URLError, TimeoutError, ConnectionError)):
+        return DatasetNotFoundError(f"could not download {name}: {url} is unreachable ({getattr(e, 'reason', e)}); "
+                                    f"the network seems to be offline. revnet looked in {data_dir}/. {hint}")
+
 # %% ../nbs/03_data.ipynb #e1a0c020
 def _fetch_archive(name, url, data_dir, filename, md5, timeout):
-    "Download `url` into `data_dir` and extract it; offline: one clear `DatasetNotFoundError`, no partial archive."
-    import socket, urllib.error
+    "Download `url` into `data_dir` and extract it; offline or corrupted: one clear error, no archive left behind."
+    import socket
     from torchvision.datasets.utils import download_and_extract_archive
     old = socket.getdefaulttimeout(); socket.setdefaulttimeout(timeout)
     try: download_and_extract_archive(url, str(data_dir), filename=filename, md5=md5, remove_finished=True)
-    except (urllib.error.URLError, OSError, socket.timeout) as e:
+    except (OSError, RuntimeError) as e:
         (data_dir / filename).unlink(missing_ok=True)
-        raise DatasetNotFoundError(f"could not download {name}: {url} is unreachable ({getattr(e, 'reason', e)}); the "
-                                   f"network seems to be offline. revnet looked in {data_dir}/. On a machine with "
-                                   f"internet run {_fetch_hint(name, data_dir)}, or fetch {url} by hand and extract it "
-                                   f"into {data_dir}/.") from e
+        err = _download_error(name, url, data_dir, e)
+        if err is None: raise
+        raise err from e
     finally: socket.setdefaulttimeout(old)
 
 # %% ../nbs/03_data.ipynb #5db17a60
