@@ -243,16 +243,34 @@ def _peak_mib(device) -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+def _sum_dtype(device) -> torch.dtype: return torch.float32 if device.type == 'mps' else torch.float64   # MPS: no fp64
+
+# %% ../nbs/04_train.ipynb #0ee10987
 class Meter:
-    "Sums of loss, correct predictions and images since the last log row, over all processes; checkpointed with the run."
+    "Training loss, correct predictions and images since the last log row: added up on the device, read by `sync`."
     def __init__(self): self.reset()
-    def state_dict(self): return dict(loss=self.loss, correct=self.correct, n=self.n)
-    def load_state_dict(self, d): self.loss, self.correct, self.n = d['loss'], d['correct'], d['n']
-    def reset(self): self.loss = self.correct = self.n = 0.0; self.t0 = time.perf_counter()
-    def add(self, loss_sum, correct, n): self.loss += loss_sum; self.correct += correct; self.n += n
+    def reset(self): self._sums, self._n, self.t0, self.saved = None, 0, time.perf_counter(), dict(loss=0.0, correct=0.0, n=0.0)
+    def add(self, loss, out, y):
+        "Add a batch of this process; nothing waits for the device."
+        s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float()])
+        s = s.to(_sum_dtype(s.device)); self._sums = s if self._sums is None else self._sums + s; self._n += len(y)
+    def sync(self, accelerator, stop: float = 0.0) -> float:
+        "`saved` = the sums over all processes (one all-reduce, the host waits); returns how many processes ask to stop."
+        d = accelerator.device
+        p = self._sums if self._sums is not None else torch.zeros(2, dtype=_sum_dtype(d), device=d)
+        s = accelerator.reduce(torch.cat([p, p.new_tensor([self._n, stop])]), 'sum').tolist()
+        self.saved = dict(loss=s[0], correct=s[1], n=s[2]); return s[3]
     def row(self) -> dict:
-        dt = time.perf_counter() - self.t0
-        return dict(loss=self.loss / max(self.n, 1), train_acc=self.correct / max(self.n, 1), images_per_s=self.n / dt if dt else 0.0)
+        "After `sync`: mean loss and accuracy since the last row, and images/s."
+        d, dt = self.saved, time.perf_counter() - self.t0
+        return dict(loss=d['loss'] / max(d['n'], 1), train_acc=d['correct'] / max(d['n'], 1), images_per_s=d['n'] / dt if dt else 0.0)
+    def state_dict(self) -> dict: return self.saved   # as of the last `sync` (one comes before every checkpoint)
+    def load_state_dict(self, d: dict):
+        "Resume: the sums go to the main process (the others start from 0; `sync` adds them up)."
+        st = PartialState(); self.reset(); self.saved = dict(d)
+        if st.is_main_process:
+            self._sums = torch.tensor([d['loss'], d['correct']], dtype=_sum_dtype(st.device), device=st.device)
+            self._n = int(d['n'])
 
 # %% ../nbs/04_train.ipynb #de9340d8
 def resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -354,6 +372,7 @@ class Run:
     dir: Path | None = None; metrics: MetricsLog | None = None; stop: StopRequest | None = None
     resumed_from: Path | None = None; checkpoint: Path | None = None   # checkpoint loaded; last one saved
     last_eval: dict = field(default_factory=dict); row: dict | None = None   # last evaluation; last log row
+    checked: int = 0                      # the last step whose training loss was read and found finite
     x: torch.Tensor | None = None; y: torch.Tensor | None = None; out: torch.Tensor | None = None
     loss: torch.Tensor | None = None      # of the current batch (on the device: `.item()` waits for it)
     @property
@@ -501,24 +520,26 @@ def _open(run: Run):
               f"{acc.num_processes} process(es) on {acc.device})")
 
 # %% ../nbs/04_train.ipynb #9c97ad0f
-def _check_finite(loss_sum, step, run_dir, what='loss'):
-    if not math.isfinite(loss_sum):
-        last = latest_checkpoint(run_dir)
-        raise FloatingPointError(f"the {what} became {loss_sum} at step {step}: training stopped. The last good checkpoint is "
-                                 f"{last or '(none yet)'}; lower --lr, use --mixed-precision no, or resume from it after a change.")
+def _check_finite(value, steps, run_dir, what='loss'):
+    "Stop the run, naming the steps (`(first, last)` or one) and the last good checkpoint, if `value` is not finite."
+    if math.isfinite(value): return
+    a, b = steps if isinstance(steps, tuple) else (steps, steps)
+    raise FloatingPointError(f"the {what} became {value} {f'at step {b}' if a == b else f'between steps {a} and {b}'}: "
+                             f"training stopped. The last good checkpoint is {latest_checkpoint(run_dir) or '(none yet)'}; "
+                             "lower --lr, use --mixed-precision no, or resume from it after a change.")
 
 def _params_finite(model) -> bool: return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
 
-def _step_stats(accelerator, loss, out, y, stop: float = 0.0):
-    "Loss sum, correct predictions, images of this step over all processes, and how many ask to stop (one all-reduce)."
-    s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float(),
-                     torch.tensor(float(len(y)), device=y.device), torch.tensor(stop, device=y.device)])
-    return accelerator.reduce(s, 'sum').tolist()
+def _sync(run):
+    "Wait for the device: the training sums over the processes, the loss checked finite, the agreement to stop."
+    run.stop.agreed |= run.meter.sync(run.accelerator, run.stop.requested) > 0
+    _check_finite(run.meter.saved['loss'], (run.checked + 1, run.step), run.dir)
+    run.checked = run.step
 
 # %% ../nbs/04_train.ipynb #18c31175
 def _fit(run: Run):
     "Train from `run.state` up to `run.end` (`stop_at` or `steps`), firing the events on the way."
-    run('before_fit'); run.model.train()
+    run.checked = run.step; run('before_fit'); run.model.train()
     while run.step < run.end and run.stop.at is None:
         for x, y in _epoch_batches(run):
             _train_batch(run, x, y)
@@ -545,22 +566,23 @@ def _train_batch(run: Run, x, y):
     with acc.accumulate(run.model):
         run.out = run.model(run.x)
         run.loss = F.cross_entropy(run.out, y, label_smoothing=o.label_smoothing)
-        *stats, asked = _step_stats(acc, run.loss, run.out, y, run.stop.requested)
-        _check_finite(stats[0], run.step + 1, run.dir)
+        run.meter.add(run.loss, run.out, y)   # on the device: the host does not wait
         acc.backward(run.loss)
         if acc.sync_gradients: run('after_backward')
         run.opt.step(); run.sched.step(); run.opt.zero_grad()
-    run.state.batch += 1; run.meter.add(*stats); run.stop.agreed |= asked > 0   # every process sees the same sum
+    run.state.batch += 1
 
 # %% ../nbs/04_train.ipynb #1529e679
 def _after_step(run: Run):
-    "After an optimizer step: `after_step`, then evaluate, log and checkpoint at the steps the options ask for."
+    "After an optimizer step: `after_step`; where the options ask, wait for the device, evaluate, log and checkpoint."
     o, s = run.options, run.step
-    if run.stop.agreed and s < run.end: run.stop.at = s
     run('after_step')
-    ev = _evaluate(run) if s % o.eval_every == 0 or s == o.steps else None
-    if s % o.log_every == 0 or ev: _log(run, ev)
-    if s % o.save_every == 0 or s == run.end or run.stop.at is not None: _checkpoint(run)
+    ev, log, save = s % o.eval_every == 0 or s == o.steps, s % o.log_every == 0, s % o.save_every == 0 or s == run.end
+    if ev or log or save or (run.stop.requested and run.accelerator.num_processes == 1): _sync(run)
+    if run.stop.agreed and s < run.end: run.stop.at = s
+    ev = _evaluate(run) if ev else None
+    if log or ev: _log(run, ev)
+    if save or run.stop.at is not None: _checkpoint(run)
 
 def _evaluate(run: Run) -> dict:
     run.last_eval = evaluate(run.model, run.eval_dl, run.accelerator, run.options.image_size)
