@@ -141,12 +141,6 @@ def dataset_info(name: str) -> DatasetInfo:
     "Number of classes, image size, model family and splits of dataset `name` (one of `DATASETS`)."
     return _entry(name).info
 
-class _InfoByName:
-    "`_INFO[name]` is `dataset_info(name)` (revnet.testing.write_tiny_cifar reads `_INFO`)."
-    def __getitem__(self, name: str) -> DatasetInfo: return dataset_info(name)
-
-_INFO = _InfoByName()
-
 def _check_split(name: str, split: str):
     splits = dataset_info(name).splits
     if split not in splits:

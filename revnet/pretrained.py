@@ -391,8 +391,8 @@ def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, work
     from torch.utils.data import DataLoader
     from accelerate import Accelerator
     from revnet.train import load_model, evaluate
-    from revnet.data import get_dataset
-    split = 'val' if dataset == 'imagenet' else 'test'
+    from revnet.data import get_dataset, dataset_info
+    split = 'test' if 'test' in dataset_info(dataset).splits else 'val'
     model, ds = load_model(path), get_dataset(dataset, split, data_dir, augment=False)
     k = len(ds.classes)
     if model.config.num_classes != k:

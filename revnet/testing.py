@@ -80,8 +80,8 @@ def _cifar_meta(name, nc, per_batch):
 # %% ../nbs/11_testing.ipynb #348de691
 def write_tiny_cifar(name: str, data_dir, n_train: int = 100, n_test: int = 20, seed: int = 0) -> dict:
     "Write a tiny `name` folder in the official python-pickle format under `data_dir`; return `{path: md5}` of its files."
-    from revnet.data import _cifar_spec, _check_name, _INFO, _md5
-    spec = _cifar_spec(_check_name(name)); nc = _INFO[name].num_classes
+    from revnet.data import _cifar_spec, _md5, dataset_info
+    spec = _cifar_spec(name); nc = dataset_info(name).num_classes
     folder = Path(data_dir) / spec['folder']; folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     train_files, test_files = [f for f, _ in spec['train']], [f for f, _ in spec['test']]
