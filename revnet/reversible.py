@@ -15,7 +15,8 @@ from .testing import grad_rel_error, Cast
 # %% auto #0
 __all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'ReversibleBlock', 'AdditiveCoupling',
            'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded', 'checkpointed', 'RevSequence', 'set_mode',
-           'AffineCoupling', 'mlp', 'MLPCoupling', 'autocast_grad_errors', 'memory_vs_blocks', 'plot_memory_vs_blocks']
+           'AffineCoupling', 'mlp', 'MLPCoupling', 'autocast_grad_errors', 'FusedOptimizer', 'memory_vs_blocks',
+           'plot_memory_vs_blocks']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -143,6 +144,7 @@ class AdditiveCoupling(ReversibleBlock):
         gy1, *dG = _vjp((g,), [y1_, *params], (dy2,))
         y2.sub_(g.detach()); del g, y1_                                     # x2 = y2 - G(y1)
         if gy1 is not None: dy1.add_(gy1)                                   # dz1 = dy1 + dG/dy1^T dy2
+        del gy1                                                             # (not alive during F's step)
         with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := y2.detach().requires_grad_())
         fx2, *dF = _vjp((f,), [x2_, *params], (dy1,))
         y1.sub_(f.detach()); del f, x2_                                     # x1 = y1 - F(x2)
@@ -491,6 +493,40 @@ def autocast_grad_errors(model, x, amp=torch.bfloat16, device_type='cpu', seed=0
     plain = set_mode(copy.deepcopy(model), 'plain')
     x = x.double()
     return tuple(grad_rel_error(Cast(m, torch.float32, amp, device_type), ref, x, seed) for m in (model, plain))
+
+# %% ../nbs/01_reversible.ipynb #e8f2c2b8
+def _refuse_ddp(model=None):
+    "Raise when gradients are reduced across processes after backward (DDP, or any multi-process group)."
+    import torch.distributed as dist
+    if isinstance(model, nn.parallel.DistributedDataParallel) or (
+            dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        raise RuntimeError("FusedOptimizer steps each parameter in backward, before DistributedDataParallel averages "
+                           "its gradient across processes: use a regular optimizer (and opt.step()) with DDP.")
+
+def _no_accumulation(p):
+    "A gradient hook of `p` that refuses a second gradient before the fused step consumed the first."
+    def hook(g):
+        if p.grad is not None: raise RuntimeError(
+            "FusedOptimizer steps each parameter in backward and frees its gradient: a parameter already holds a "
+            "gradient, so gradients would accumulate over backward passes. Use a regular optimizer to accumulate.")
+        return g
+    return hook
+
+# %% ../nbs/01_reversible.ipynb #f392a3ac
+class FusedOptimizer:
+    "Steps `opt_cls(**kw)` on each trainable parameter of `model` as soon as its gradient is final, then frees it."
+    def __init__(self, model: nn.Module, opt_cls=torch.optim.SGD, **kw):
+        _refuse_ddp(model)
+        self.optimizers = {p: opt_cls([p], **kw) for p in _trainable(model)}
+        self.handles = [h for p in self.optimizers for h in
+                        (p.register_hook(_no_accumulation(p)), p.register_post_accumulate_grad_hook(self._step))]
+    def _step(self, p):
+        _refuse_ddp(); self.optimizers[p].step(); p.grad = None
+    def zero_grad(self, set_to_none: bool = True): pass   # gradients are freed as they are applied
+    def step(self): pass                                   # done in backward
+    def remove(self):
+        "Remove the hooks: backward leaves gradients in `.grad` again."
+        for h in self.handles: h.remove()
 
 # %% ../nbs/01_reversible.ipynb #6d0b9eca
 def memory_vs_blocks(build, depths, x, modes=MODES):
