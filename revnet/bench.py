@@ -4,19 +4,23 @@
 
 # %% ../nbs/07_benchmark.ipynb #6023e9ce
 from __future__ import annotations
-import argparse, copy, csv, json, os, platform, statistics, subprocess, sys, time, warnings
+import argparse, copy, csv, json, os, platform, statistics, subprocess, sys, time, warnings, weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 from .core import retained_memory, peak_memory, train_step, run_command
-from .reversible import RevSequence, set_mode
+from .reversible import RevSequence, set_mode, FusedOptimizer
+from .models import create_model, list_models, model_config
 
 # %% auto #0
 __all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',
            'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors',
-           'BenchResult', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'bench_parser',
-           'bench_cli', 'main']
+           'BenchResult', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory',
+           'step_memory', 'plot_peak_breakdown', 'bench_parser', 'bench_cli', 'main']
 
 # %% ../nbs/07_benchmark.ipynb #c1b49cf2
 def optional_libs() -> dict:
@@ -60,39 +64,57 @@ def to_revlib(model: nn.Module) -> nn.Module:
     return _replace_rev_sequences(model, wrap)
 
 # %% ../nbs/07_benchmark.ipynb #36cdaf17
-VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'resnet')
+VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'baseline', 'reversible+compile', 'reversible+fused')
 BASELINE = 'plain'
+_ALIASES = {'resnet': 'baseline'}   # the baseline's name before Rev-ViT joined the benchmark
+
+_TWINS = {  # arch -> (name of the non-reversible twin of a config, the twin's create_model overrides)
+    'revnet': (lambda c: next(n for n in list_models(c.family, 'resnet') if model_config(n).block == c.block),
+               lambda c: {'units': tuple(2 * n for n in c.units)}),   # the paper's: twice the units, one F each
+    'revvit': (lambda c: 'vit-' + c.name.split('-', 1)[1], lambda c: {'depth': c.depth}),  # a block: attention + MLP
+}
 
 def resnet_twin(model: str) -> str:
-    "The ResNet whose units match `model`'s: same family (CIFAR or ImageNet) and block type (basic or bottleneck)."
-    from revnet.models import list_models, model_config
+    "The non-reversible twin of `model`: the ResNet of its family and block type, or the ViT of a Rev-ViT."
     c = model_config(model)
-    return next(n for n in list_models(c.family) if n.startswith('resnet') and model_config(n).block == c.block)
+    if c.arch not in _TWINS: raise ValueError(f"{model} has no reversible twin rule; choose one of {list(_TWINS)}")
+    return _TWINS[c.arch][0](c)
 
+# %% ../nbs/07_benchmark.ipynb #037b9c9b
+def _baseline(rev, num_classes, overrides):
+    "The non-reversible twin of the model `rev` (same depth count), in 'plain' mode."
+    name, more = _TWINS[rev.config.arch]
+    return create_model(name(rev.config), num_classes=num_classes, mode='plain', **{**overrides, **more(rev.config)})
+
+def _moded(mode): return lambda rev, *_: set_mode(copy.deepcopy(rev), mode)
+
+_BUILDERS = {'reversible': _moded('reversible'), 'plain': _moded('plain'), 'checkpoint': _moded('checkpoint'),
+             'memcnn': lambda rev, *_: to_memcnn(rev), 'revlib': lambda rev, *_: to_revlib(rev), 'baseline': _baseline,
+             'reversible+compile': lambda rev, *_: torch.compile(set_mode(copy.deepcopy(rev), 'reversible')),
+             'reversible+fused': _moded('reversible')}   # its optimizer steps in backward (`_optimizer`)
+
+def _optimizer(v, m, lr):
+    "The optimizer of variant `v`: SGD with momentum, fused into backward for the '+fused' variants."
+    if v.endswith('+fused'): return FusedOptimizer(m, torch.optim.SGD, lr=lr, momentum=0.9)
+    return torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9)
+
+# %% ../nbs/07_benchmark.ipynb #aadae812
 def build_variants(model: str = 'revnet-164', depth: int | None = None, variants=VARIANTS, num_classes: int = 10,
                    seed: int = 0, **overrides) -> tuple[dict, dict]:
     "Build `variants` of `model` (`depth` units per stage) on identical weights: ({name: module}, {name: reason skipped})."
-    from revnet.models import create_model, list_models, model_config
+    variants = [_ALIASES.get(v, v) for v in variants]
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}")
-    revs = [n for n in list_models() if n.startswith('revnet')]
-    if model not in revs:
-        raise ValueError(f"unknown model {model!r} for the benchmark; choose a RevNet: {', '.join(revs)}")
+    revs = list_models(arch=tuple(_TWINS))
+    if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a reversible model: "
+                                           f"{', '.join(revs)}")
     if depth is not None and depth < 1: raise ValueError(f"depth must be at least 1 unit per stage, got {depth}")
-    if depth is not None: overrides['units'] = (depth,) * len(model_config(model).units)
+    if depth is not None: overrides.update(model_config(model).units_overrides(depth))
     torch.manual_seed(seed)
-    rev = create_model(model, num_classes=num_classes, mode='plain', **overrides)
-    libs, out, skipped = optional_libs(), {}, {}
+    rev, libs, out, skipped = create_model(model, num_classes=num_classes, mode='plain', **overrides), optional_libs(), {}, {}
     for v in variants:
-        if v in ('reversible', 'plain', 'checkpoint'): out[v] = set_mode(copy.deepcopy(rev), v)
-        elif v in ('memcnn', 'revlib') and libs[v] is None:
-            skipped[v] = f'{v} is not installed: pip install {v}  (or pip install -e ".[bench]")'
-        elif v == 'memcnn': out[v] = to_memcnn(rev)
-        elif v == 'revlib': out[v] = to_revlib(rev)
-        elif v == 'resnet':  # the paper's baseline of the same depth count: twice the units, one F per unit
-            units = tuple(2 * n for n in rev.config.units)
-            out[v] = create_model(resnet_twin(model), num_classes=num_classes, mode='plain',
-                                  **{**overrides, 'units': units})
+        if v in libs and libs[v] is None: skipped[v] = f'{v} is not installed: pip install {v}  (or pip install -e ".[bench]")'
+        else: out[v] = _BUILDERS[v](rev, num_classes, overrides)
     return out, skipped
 
 # %% ../nbs/07_benchmark.ipynb #edd3d57d
@@ -114,20 +136,21 @@ class Autocast(nn.Module):
         with torch.autocast(self.device_type, dtype=self.amp, enabled=self.amp is not None): return self.m(x).float()
 
 # %% ../nbs/07_benchmark.ipynb #678db182
-def unit_bn(model: nn.Module) -> nn.BatchNorm2d:
-    "The first BatchNorm inside the first reversible unit of `model` (the first BatchNorm of all for a plain ResNet)."
+def unit_bn(model: nn.Module) -> nn.BatchNorm2d | None:
+    "The first BatchNorm inside the first reversible unit of `model` (the first of all for a ResNet; None: none)."
     kinds = (RevSequence,)
     try:
         import memcnn, revlib; kinds += (memcnn.InvertibleModuleWrapper, revlib.ReversibleSequential)
     except ImportError: pass
     has_bn = lambda m: any(isinstance(b, nn.modules.batchnorm._BatchNorm) for b in m.modules())
     roots = [m for m in model.modules() if isinstance(m, kinds) and has_bn(m)] or [model]   # depth 1: no such unit
-    return next(b for b in roots[0].modules() if isinstance(b, nn.modules.batchnorm._BatchNorm))
+    return next((b for b in roots[0].modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)), None)
 
-def bn_moves(model, x, y, amp=None) -> int:
-    "How many times one training step of a copy of `model` updates the statistics of `unit_bn`."
+def bn_moves(model, x, y, amp=None) -> int | None:
+    "How many times one training step of a copy of `model` updates the statistics of `unit_bn` (None: no BatchNorm)."
     m = copy.deepcopy(model)
     bn = unit_bn(m)
+    if bn is None: return None
     n0 = bn.num_batches_tracked.item()
     train_step(m, torch.optim.SGD(m.parameters(), lr=1e-3), x, y, amp)
     return bn.num_batches_tracked.item() - n0
@@ -196,27 +219,40 @@ def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: No
             except Exception as e: rows[v]['error'] = _err(e)
     for v, ts in times.items():
         if ts and not rows[v].get('error'):
-            rows[v].update(step_ms=1e3 * statistics.median(ts), images_per_s=x.shape[0] / statistics.median(ts))
+            rows[v].update(step_ms=1e3 * statistics.median(ts), images_per_s=x.shape[0] / statistics.median(ts),
+                           step_times_ms=[1e3 * t for t in ts])
 
 # %% ../nbs/07_benchmark.ipynb #e784c00f
+def _compiled(v): return '+' in v   # compiled, or fused: no eager copy for gradients and BatchNorm
+
 def _measure(v, m, opt, init, x, y, amp, row):
     "Memory, gradient errors (on the untrained weights `init`) and BatchNorm moves of one variant; fills `row`."
     try:
         mem = retained_memory(Autocast(m, amp, x.device.type), x)
         row.update(retained_mib=mem.allocator / 2**20, saved_mib=mem.saved / 2**20)
         row['peak_mib'] = peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20
-        if BASELINE in init and v != 'resnet' and (v != BASELINE or amp is not None):
+        if _compiled(v): return  # (a compiled copy compiles again; a fused one = reversible) exactness: tested in 01, 02
+        if BASELINE in init and v != 'baseline' and (v != BASELINE or amp is not None):
             row.update(grad_errors(init[v], init[BASELINE], x, amp))
         row['bn_moves'] = bn_moves(m, x, y, amp)
     except Exception as e: row['error'] = _err(e)
 
+# %% ../nbs/07_benchmark.ipynb #6d7cf774
+def _round_ratios(r, base):
+    "Per-round step time ratios of row `r` to row `base` (timed in the same rounds), or []."
+    a, b = r.get('step_times_ms') or [], base.get('step_times_ms') or []
+    return [x / y for x, y in zip(a, b)] if len(a) == len(b) else []
+
 def _ratios(rows):
-    "Add each variant's ratio to `plain` of the same precision for step time and memory."
+    "Add each variant's ratio to `plain` of the same model and precision for step time (with spread) and memory."
     for r in rows:
-        base = next((b for b in rows if b['variant'] == BASELINE and b['precision'] == r['precision']), None)
+        base = next((b for b in rows if b['variant'] == BASELINE and b['precision'] == r['precision']
+                     and b.get('bench') == r.get('bench')), None)
         for k in ('step_ms', 'retained_mib', 'peak_mib'):
             ok = base is not None and r.get(k) is not None and base.get(k)
             r[k.split('_')[0] + '_ratio'] = r[k] / base[k] if ok else None
+        rr = _round_ratios(r, base) if base is not None else []
+        if rr: r.update(step_ratio=statistics.median(rr), ratio_lo=min(rr), ratio_hi=max(rr))
 
 # %% ../nbs/07_benchmark.ipynb #1ae5329c
 def machine_info(device) -> dict:
@@ -232,35 +268,46 @@ def machine_info(device) -> dict:
                 date=time.strftime('%Y-%m-%d %H:%M:%S'))
 
 # %% ../nbs/07_benchmark.ipynb #eabc9e55
-def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, depth: int | None = 2, repeats: int = 3,
-                  warmup: int = 1, variants=VARIANTS, precisions=('fp32', 'bf16'), seed: int = 0, lr: float = 1e-3,
-                  image_size: int = 32, out=None, verbose: bool = True) -> BenchResult:
-    "Build `variants` of `model` on identical weights and measure them side by side; save JSON/CSV to `out` (a path stem) if given."
+def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
+    "The variants of `model` on `device` (and those skipped), and one batch `x, y` of the model's input size."
+    models, skipped = build_variants(model, depth, variants, seed=seed)
+    for k, why in skipped.items(): say(f'skipping {k}: {why}')
+    models = {k: m.to(device) for k, m in models.items()}
+    cfg, g = next(iter(models.values())).config, torch.Generator().manual_seed(seed)
+    s = image_size or cfg.img_size
+    x = torch.randn(batch_size, cfg.in_chans, s, s, generator=g).to(device)
+    return models, skipped, x, torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
+
+def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
+    "Time every variant in precision `p`: (amp, optimizers, {variant: row})."
+    amp = PRECISIONS[p]
+    pr = {v: dict(bench=bench, model=m.config.name, variant=v, precision=p, params=sum(q.numel() for q in m.parameters()),
+                  error=None) for v, m in models.items()}
+    _time_steps(models, opts, x, y, amp, repeats, warmup, pr, say)
+    return amp, opts, pr
+
+# %% ../nbs/07_benchmark.ipynb #4aa25c55
+def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, depth: int | None = None,
+                  repeats: int = 5, warmup: int = 1, variants=VARIANTS, precisions=('fp32', 'bf16'), seed: int = 0,
+                  lr: float = 1e-3, image_size: int | None = None, out=None, verbose: bool = True) -> BenchResult:
+    "Build `variants` of `model` on identical weights, measure them side by side; save JSON/CSV to `out` (a path stem)."
     from revnet.core import default_device
     device = torch.device(device) if device is not None else default_device()
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(PRECISIONS)}")
     say = (lambda s: print(f'revnet-bench: {s}', file=sys.stderr, flush=True)) if verbose else (lambda s: None)
-    models, skipped = build_variants(model, depth, variants, seed=seed)
-    for k, why in skipped.items(): say(f'skipping {k}: {why}')
-    models = {k: m.to(device) for k, m in models.items()}
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, 3, image_size, image_size, generator=g).to(device)
-    y = torch.randint(0, models[next(iter(models))].config.num_classes, (batch_size,), generator=g).to(device)
-    init = copy.deepcopy(models)  # the identical untrained weights, for the gradient comparison
-    runs = []
-    for p in precisions:  # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
-        amp, opts = PRECISIONS[p], {k: torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9) for k, m in models.items()}
-        pr = {v: dict(variant=v, precision=p, params=sum(q.numel() for q in m.parameters()), error=None) for v, m in models.items()}
-        _time_steps(models, opts, x, y, amp, repeats, warmup, pr, say)
-        runs.append((amp, opts, pr))
+    models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say)
+    init = {k: copy.deepcopy(m) for k, m in models.items() if not _compiled(k)}  # untrained weights, for the gradients
+    # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
+    opts = {k: _optimizer(k, m, lr) for k, m in models.items()}
+    runs = [_timed(model, models, opts, p, x, y, repeats, warmup, say) for p in precisions]
     rows = []
     for amp, opts, pr in runs:
         for v, m in models.items():
             say(f"{pr[v]['precision']} {v}: memory, gradients, BatchNorm")
             if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v])
         rows += list(pr.values())
-    rows += [dict(variant=k, precision=p, error=f'skipped: {why}') for k, why in skipped.items() for p in precisions]
+    rows += [dict(bench=model, variant=k, precision=p, error=f'skipped: {why}') for k, why in skipped.items() for p in precisions]
     _ratios(rows)
     info = dict(machine_info(device), model=model, depth=depth, batch_size=batch_size, repeats=repeats, warmup=warmup,
                 precisions=list(precisions), seed=seed, lr=lr, skipped=skipped)
@@ -270,16 +317,19 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     return res
 
 # %% ../nbs/07_benchmark.ipynb #24ab59ba
-_COLS = [('variant', '{}'), ('precision', '{}'), ('step_ms', '{:.1f}'), ('step_ratio', '{:.2f}x'), ('images_per_s', '{:.1f}'),
-         ('retained_mib', '{:.2f}'), ('retained_ratio', '{:.3f}x'), ('saved_mib', '{:.2f}'), ('peak_mib', '{:.1f}'),
-         ('grad_err_fp32', '{:.1e}'), ('grad_err_fp64', '{:.1e}'), ('grad_err_amp', '{:.1e}'), ('bn_moves', '{}'), ('error', '{}')]
+_COLS = [('bench', '{}'), ('variant', '{}'), ('precision', '{}'), ('step_ms', '{:.1f}'), ('step_ratio', '{:.2f}x'),
+         ('ratio_lo', '{:.2f}'), ('ratio_hi', '{:.2f}'), ('images_per_s', '{:.1f}'), ('retained_mib', '{:.2f}'),
+         ('retained_ratio', '{:.3f}x'), ('saved_mib', '{:.2f}'), ('peak_mib', '{:.1f}'), ('peak_ratio', '{:.3f}x'),
+         ('grad_err_fp32', '{:.1e}'), ('grad_err_fp64', '{:.1e}'), ('grad_err_amp', '{:.1e}'), ('bn_moves', '{}'),
+         ('error', '{}')]
 
 def _fmt(v, f): return '-' if v is None else f.format(v)
 
 def _table(self: BenchResult) -> str:
     "The rows as an aligned text table, with a header line describing the run."
     i = self.info
-    head = f"{i.get('model')} depth {i.get('depth')} batch {i.get('batch_size')} on {i.get('device')} ({i.get('device_name')}), torch {i.get('torch')}"
+    head = (f"{i.get('model')} depth {i.get('depth')} batch {i.get('batch_size')} on {i.get('device')} "
+            f"({i.get('device_name')}), torch {i.get('torch')}")
     cells = [[c for c, _ in _COLS]] + [[_fmt(r.get(c), f) for c, f in _COLS] for r in self.rows]
     w = [max(len(row[j]) for row in cells) for j in range(len(_COLS) - 1)]
     return '\n'.join([head] + ['  '.join(c.rjust(n) for c, n in zip(row, w)) + '  ' + row[-1] for row in cells])
@@ -299,45 +349,158 @@ def load_results(path) -> BenchResult:
     d = json.loads(Path(path).read_text())
     return BenchResult(d['rows'], d['info'])
 
-
 # %% ../nbs/07_benchmark.ipynb #31540f95
-def plot_benchmark(res: BenchResult, figsize=(13, 3.6)):
-    "Four panels: step time (ratio to plain), retained activation memory, gradient error (log) and BatchNorm moves per step."
+def _bars(ax, rows, names, precs, key, label, spread=False):
+    "Grouped bars of `key` per variant (x) and precision (colour); per-round spread as error bars if asked."
+    wd = 0.8 / max(len(precs), 1)
+    for j, p in enumerate(precs):
+        rs = [next((r for r in rows if r['variant'] == n and r['precision'] == p), {}) for n in names]
+        v = [float('nan') if r.get(key) is None else r[key] for r in rs]
+        err = [[0 if r.get('ratio_lo') is None else r[key] - r['ratio_lo'] for r in rs],
+               [0 if r.get('ratio_hi') is None else r['ratio_hi'] - r[key] for r in rs]] if spread else None
+        ax.bar([i + j * wd for i in range(len(names))], v, wd, yerr=err, capsize=2, label=p)
+    ax.set_xticks([i + wd * (len(precs) - 1) / 2 for i in range(len(names))], names, rotation=45, ha='right')
+    ax.set(ylabel=label); ax.grid(alpha=.3, axis='y')
+
+# %% ../nbs/07_benchmark.ipynb #864b4375
+def plot_benchmark(res: BenchResult, bench: str | None = None, figsize=(13, 3.4)):
+    "Step time / plain (median, per-round spread), retained and whole-step peak memory, gradient error of one model."
     import matplotlib.pyplot as plt
     rows = [r for r in res.rows if not r.get('error')]
-    precs = list(dict.fromkeys(r['precision'] for r in rows))
-    names = list(dict.fromkeys(r['variant'] for r in rows))
+    bench = bench or next((r['bench'] for r in rows if r.get('bench')), None)
+    rows = [r for r in rows if r.get('bench') in (bench, None)]
+    precs, names = [list(dict.fromkeys(r[k] for r in rows)) for k in ('precision', 'variant')]
     fig, axs = plt.subplots(1, 4, figsize=figsize)
-    wd = 0.8 / max(len(precs), 1)
-    def bars(ax, key, label, log=False, only=None):
-        for j, p in enumerate(precs):
-            vals = [next((r.get(key) for r in rows if r['variant'] == n and r['precision'] == p), None) for n in names]
-            vals = [float('nan') if v is None else v for v in vals]
-            ax.bar([i + j * wd for i in range(len(names))], vals, wd, label=p)
-        ax.set_xticks([i + wd * (len(precs) - 1) / 2 for i in range(len(names))], names, rotation=45, ha='right')
-        ax.set(ylabel=label, yscale='log' if log else 'linear'); ax.grid(alpha=.3, axis='y')
-    bars(axs[0], 'step_ratio', 'step time / plain'); axs[0].axhline(1.32, ls='--', c='k', lw=.8, label='1.32x')
-    axs[0].set_title('Training step time'); axs[0].legend(fontsize=8)
-    bars(axs[1], 'retained_mib', 'MiB'); axs[1].set_title('Activations retained after forward')
+    _bars(axs[0], rows, names, precs, 'step_ratio', 'step time / plain', spread=True)
+    axs[0].axhline(1.36, ls='--', c='k', lw=.8, label='1.36x goal'); axs[0].legend(fontsize=7)
+    _bars(axs[1], rows, names, precs, 'retained_mib', 'MiB'); _bars(axs[2], rows, names, precs, 'peak_mib', 'MiB')
     for k, mk in (('grad_err_fp32', 'o'), ('grad_err_fp64', 's'), ('grad_err_amp', '^')):
         pts = [(i, r[k]) for i, n in enumerate(names) for r in rows if r['variant'] == n and r.get(k)]
-        if pts: axs[2].plot(*zip(*pts), mk, label=k.replace('grad_err_', '') + (' vs fp64 plain' if k.endswith('amp') else ' vs plain'))
-    axs[2].set(yscale='log', ylabel='relative L2 error', title='Gradient error'); axs[2].legend(fontsize=8); axs[2].grid(alpha=.3)
-    axs[2].set_xticks(range(len(names)), names, rotation=45, ha='right')
-    bars(axs[3], 'bn_moves', 'updates per step'); axs[3].set_title('BatchNorm statistics moves')
+        if pts: axs[3].plot(*zip(*pts), mk, label=k[9:] + (' vs fp64 plain' if k.endswith('amp') else ' vs plain'))
+    axs[3].set(yscale='log', ylabel='relative L2 error'); axs[3].legend(fontsize=7); axs[3].grid(alpha=.3)
+    axs[3].set_xticks(range(len(names)), names, rotation=45, ha='right')
+    for ax, t in zip(axs, ('Training step time', 'Retained after forward', 'Peak of a whole step', 'Gradient error')):
+        ax.set_title(t, fontsize=10)
     i = res.info
-    fig.suptitle(f"{i.get('model')} depth {i.get('depth')}, batch {i.get('batch_size')}, {i.get('device')} ({i.get('device_name')}), torch {i.get('torch')}", fontsize=10)
+    fig.suptitle(f"{bench}, batch {i.get('batch_size')}, {i.get('device')} ({i.get('device_name')}), torch {i.get('torch')}",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
+# %% ../nbs/07_benchmark.ipynb #5efaef6b
+class _Tracker(TorchDispatchMode):
+    "Logs each storage an op allocates as (key, bytes, `label()`), and its free as (key, -bytes, None)."
+    def __init__(self, label): super().__init__(); self.label, self.log, self.live, self.n = label, [], {}, 0
+    def __torch_dispatch__(self, f, types, args=(), kwargs=None):
+        out = f(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor) and t.device.type != 'meta': self._see(t.untyped_storage())
+        return out
+    def _see(self, s):
+        if id(s) in self.live or s.nbytes() == 0: return
+        self.n += 1; self.live[id(s)] = self.n
+        self.log.append((self.n, s.nbytes(), self.label()))
+        weakref.finalize(s, self._free, id(s), self.n, s.nbytes())   # storage objects live as long as the storage
+    def _free(self, i, k, nb): self.live.pop(i, None); self.log.append((k, -nb, None))
+
+# %% ../nbs/07_benchmark.ipynb #1588c3ea
+def _label(phase, path, node, part_of):
+    "The part of a step an allocation belongs to, from the phase, the module running and the autograd node."
+    if phase != 'backward': return f'{phase}: {part_of(path)}' if path else phase
+    if path: return f'recompute: {part_of(path)}'
+    return 'backward: reversible core' if node and 'RevFunction' in node else 'backward: gradients'
+
+@contextmanager
+def _module_paths(model, stack):
+    "Keep `stack` the paths of `model`'s modules whose forward is running (global module hooks, removed on exit)."
+    names = {m: n for n, m in model.named_modules() if n}
+    def pre(m, a):
+        if m in names: stack.append(names[m])
+    def post(m, a, o):   # also when forward raises (checkpoint ends a recompute early that way)
+        if m in names and names[m] in stack: del stack[stack.index(names[m]):]
+    hs = [nn.modules.module.register_module_forward_pre_hook(pre),
+          nn.modules.module.register_module_forward_hook(post, always_call=True)]
+    try: yield
+    finally:
+        for h in hs: h.remove()
+
+# %% ../nbs/07_benchmark.ipynb #aa99be08
+def _tracked_step(model, opt, x, y, amp=None):
+    "One training step under a `_Tracker`: (tracker, keys of the storages holding the parameters' gradients)."
+    part, state, stack = getattr(model, 'part_of', lambda p: p.split('.')[0]), {'phase': 'forward'}, []
+    def label():
+        node = torch._C._current_autograd_node()
+        return _label(state['phase'], stack[-1] if stack else '', node.name() if node else None, part)
+    opt.zero_grad(set_to_none=True)
+    with _module_paths(model, stack), _Tracker(label) as tr:
+        with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+            loss = nn.functional.cross_entropy(model(x).float(), y)
+        state['phase'] = 'backward'; loss.backward()
+        state['phase'] = 'optimizer'; opt.step(); del loss
+    ks = [tr.live.get(id(p.grad.untyped_storage())) for p in model.parameters() if p.grad is not None]
+    return tr, {k for k in ks if k is not None}
+
+# %% ../nbs/07_benchmark.ipynb #7223166f
+@dataclass
+class StepMemory:
+    "Tensor MiB a training step holds over time by part (`series`: one row per event, a column per label), and at its peak."
+    labels: list
+    series: list
+    peak: dict
+    peak_at: int
+    def plot(self, ax=None, title=''): return _plot_timeline(self, ax, title)
+
+def step_memory(model, opt, x, y, amp=None) -> StepMemory:
+    "What one training step of `model` (with `opt`) allocates: the live MiB by part after every event, and at the peak."
+    tr, grads = _tracked_step(model, opt, x, y, amp)
+    labels = list(dict.fromkeys(l for _, _, l in tr.log if l))
+    live, cur, series, best = {}, dict.fromkeys(labels, 0), [], (0, 0, {})
+    for k, nb, l in tr.log:
+        if nb > 0: live[k] = (nb, l); cur[l] += nb
+        elif k in live: n, l0 = live.pop(k); cur[l0] -= n
+        series.append([cur[l] / 2**20 for l in labels])
+        if sum(cur.values()) > best[0]: best = (sum(cur.values()), len(series) - 1, dict(live))
+    peak = {}
+    for k, (nb, l) in best[2].items():
+        l = 'parameter gradients' if k in grads else l; peak[l] = peak.get(l, 0) + nb / 2**20
+    return StepMemory(labels, series, peak, best[1])
+
+# %% ../nbs/07_benchmark.ipynb #62857a0d
+def _plot_timeline(self: StepMemory, ax=None, title=''):
+    "Stacked live MiB by part over the events of the step, the peak marked."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(6, 3.2))
+    keep = [j for j, l in enumerate(self.labels) if max(r[j] for r in self.series) >= 0.5]
+    ax.stackplot(range(len(self.series)), *[[r[j] for r in self.series] for j in keep],
+                 labels=[self.labels[j] for j in keep], linewidth=0)
+    ax.axvline(self.peak_at, c='k', lw=.8, ls='--')
+    ax.set(xlabel='allocation/free events of one step', ylabel='MiB of tensors', title=title)
+    ax.legend(fontsize=6, loc='upper left'); return ax
+
+def plot_peak_breakdown(res: dict, figsize=(11, 3.4)):
+    "Left: the timeline of the first `StepMemory` of `res` ({variant: StepMemory}); right: every variant's peak by part."
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=figsize, gridspec_kw=dict(width_ratios=(1.2, 1)))
+    k0 = next(iter(res)); res[k0].plot(a, f'{k0}: tensors alive during one step')
+    parts = list(dict.fromkeys(l for r in res.values() for l in r.peak))
+    left = [0.] * len(res)
+    for l in parts:
+        v = [r.peak.get(l, 0) for r in res.values()]
+        b.barh(list(res), v, left=left, label=l); left = [s + t for s, t in zip(left, v)]
+    b.invert_yaxis(); b.set(xlabel='MiB alive at the peak', title='Peak of the step, by part')
+    b.legend(fontsize=6, loc='lower right'); fig.tight_layout(); return fig
+
 # %% ../nbs/07_benchmark.ipynb #9bed9a65
 def bench_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='revnet-bench', description='revnet vs memcnn, revlib and checkpointing on one network with identical weights')
-    p.add_argument('--model', default='revnet-164', help='a revnet-* model of revnet.models (default revnet-164)')
+    p = argparse.ArgumentParser(prog='revnet-bench',
+                                description='revnet vs memcnn, revlib and checkpointing on one network with identical weights')
+    p.add_argument('--model', default='revnet-164,revvit-tiny',
+                   help='comma-separated reversible models (revnet-*, revvit-*; default revnet-164,revvit-tiny)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: CUDA if available, else CPU)')
     p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--depth', type=int, default=2, help="units per stage, at least 1 (revnet-164 has 9; 0 = the model's own)")
-    p.add_argument('--repeats', type=int, default=3, help='timed steps per variant (median reported)')
+    p.add_argument('--depth', type=int, default=0,
+                   help="units (blocks) per stage, at least 1 (revnet-164 has 9); 0 (default): the model's own")
+    p.add_argument('--repeats', type=int, default=5, help='timed rounds of every variant (medians and spread reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first')
     p.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated subset of {",".join(VARIANTS)}')
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
@@ -351,6 +514,12 @@ def bench_parser() -> argparse.ArgumentParser:
 # %% ../nbs/07_benchmark.ipynb #97cfb2a2
 _THIRD_PARTY = r'(memcnn|revlib)(\.|$)'
 
+def _merge(res: list) -> BenchResult:
+    "One result of the runs `res` of several models: their rows, the first run's info with every model and depth."
+    i = res[0].info
+    return BenchResult([r for b in res for r in b.rows], dict(i, model=','.join(b.info['model'] for b in res),
+                       depth=[b.info['depth'] for b in res], runs=[b.info for b in res]))
+
 def bench_cli(argv=None) -> BenchResult:
     "Parse `revnet-bench`'s options, run the benchmark (comparison libraries' warnings filtered), print and save it."
     a = bench_parser().parse_args(argv)
@@ -359,11 +528,14 @@ def bench_cli(argv=None) -> BenchResult:
     if a.warmup < 0 or a.depth < 0:
         raise ValueError(f"--warmup and --depth must be at least 0, got {a.warmup} and {a.depth}")
     if a.threads: torch.set_num_threads(a.threads)
+    items = lambda s: [v.strip() for v in s.split(',') if v.strip()]
+    for m in items(a.model): build_variants(m, a.depth or None, items(a.variants))  # every mistake before any run
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', module=_THIRD_PARTY)
-        res = run_benchmark(a.model, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup,
-                            [v.strip() for v in a.variants.split(',') if v.strip()],
-                            [q.strip() for q in a.precisions.split(',') if q.strip()], a.seed, out=a.out)
+        res = [run_benchmark(m, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup, items(a.variants),
+                             items(a.precisions), a.seed) for m in items(a.model)]
+    res = res[0] if len(res) == 1 else _merge(res)
+    res.save(a.out)
     print(f'wrote {a.out}.json and {a.out}.csv', file=sys.stderr)
     return res
 
