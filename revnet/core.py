@@ -9,15 +9,15 @@ from dataclasses import dataclass, asdict
 import torch
 
 # %% auto #0
-__all__ = ['DONE', 'default_device', 'cpu_allocated_bytes', 'allocated_bytes', 'SavedTensorsMeter', 'MemoryReport',
-           'retained_memory', 'pin_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'debug_requested',
-           'error_line', 'run_command', 'has_widget_frontend', 'Explorer']
+__all__ = ['DONE', 'default_device', 'SavedTensorsMeter', 'MemoryReport', 'retained_memory', 'pin_mmap_threshold', 'peak_memory',
+           'train_step', 'mark_done', 'run_command', 'has_widget_frontend', 'Explorer']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
     "The device revnet uses when none is given: CUDA if present, else Apple MPS, else CPU."
     if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
+    mps = getattr(torch.backends, 'mps', None)
+    if mps is not None and mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #37cf999b
@@ -26,22 +26,23 @@ class _Mallinfo2(ctypes.Structure):
                 'arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost'.split()]
 
 _libc = None
-def cpu_allocated_bytes() -> int:
+def _cpu_allocated_bytes() -> int:
     "Bytes currently allocated through glibc malloc (heap in use + mmapped), via `mallinfo2()`."
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        if not hasattr(_libc, 'mallinfo2'): raise RuntimeError('glibc >= 2.33 is needed for mallinfo2(); use the saved-tensor count instead')
+        if not hasattr(_libc, 'mallinfo2'):
+            raise RuntimeError('glibc >= 2.33 is needed for mallinfo2(); use the saved-tensor count instead')
         _libc.mallinfo2.restype = _Mallinfo2
     mi = _libc.mallinfo2()
     return mi.uordblks + mi.hblkhd
 
 # %% ../nbs/00_core.ipynb #28b7cb92
-def allocated_bytes(device) -> int:
+def _allocated_bytes(device) -> int:
     "Bytes the allocator of `device` holds for live tensors right now."
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.memory_allocated(device)
-    if device.type == 'cpu': return cpu_allocated_bytes()
+    if device.type == 'cpu': return _cpu_allocated_bytes()
     raise NotImplementedError(f'no allocator count for device {device}')
 
 # %% ../nbs/00_core.ipynb #0d3986b1
@@ -49,6 +50,7 @@ def _storage_key(t: torch.Tensor):
     s = t.untyped_storage()
     return (s.device.type, s.data_ptr()), s.nbytes()
 
+# %% ../nbs/00_core.ipynb #99f09ace
 class SavedTensorsMeter:
     "Context manager counting the bytes autograd saves for backward, each storage once, minus `exclude`d tensors."
     def __init__(self, exclude=()):
@@ -82,18 +84,17 @@ def _warmup(model, x):
     with torch.no_grad():
         for b, s in zip(model.buffers(), bufs): b.copy_(s)
 
+# %% ../nbs/00_core.ipynb #573c82f0
 def retained_memory(model: torch.nn.Module, x: torch.Tensor, warmup: bool = True) -> MemoryReport:
-    "Run `model(x)` and report the activation memory its autograd graph keeps for backward (after an undone warm-up call)."
-    device = x.device
-    exclude = [*model.parameters(), *model.buffers(), x]
+    "Run `model(x)`; the activation memory its autograd graph keeps for backward (after an undone warm-up call)."
+    device, exclude = x.device, [*model.parameters(), *model.buffers(), x]
     if warmup: _warmup(model, x)
     gc.collect()
     if device.type == 'cuda': torch.cuda.synchronize(device)
-    before = allocated_bytes(device)
+    before = _allocated_bytes(device)
     with SavedTensorsMeter(exclude=exclude) as m: y = model(x)
     if device.type == 'cuda': torch.cuda.synchronize(device)
-    after = allocated_bytes(device)
-    out = y.untyped_storage().nbytes()
+    after, out = _allocated_bytes(device), y.untyped_storage().nbytes()
     saved = m.nbytes - (out if _storage_key(y)[0] in m.storages else 0)
     del y, m
     return MemoryReport(saved=saved, allocator=after - before - out, output=out)
@@ -104,7 +105,7 @@ def pin_mmap_threshold(nbytes: int = 128 * 1024) -> bool:
     "Make glibc serve every allocation above `nbytes` by its own mmap, returned on free (no dynamic threshold)."
     global _pinned
     if not _pinned:
-        cpu_allocated_bytes()  # loads libc
+        _cpu_allocated_bytes()  # loads libc
         _pinned = bool(_libc.mallopt(-3, nbytes))  # -3 = M_MMAP_THRESHOLD
     return _pinned
 
@@ -114,6 +115,7 @@ def _proc_status_kb(key):
         if line.startswith(key + ':'): return int(line.split()[1]) * 1024
     raise RuntimeError(f'{key} not in /proc/self/status')
 
+# %% ../nbs/00_core.ipynb #895851b2
 def peak_memory(fn, device='cpu') -> int:
     "Peak bytes in use above the starting point while `fn()` runs (CUDA allocator peak, or CPU resident-set peak)."
     device = torch.device(device)
@@ -130,7 +132,7 @@ def peak_memory(fn, device='cpu') -> int:
 
 # %% ../nbs/00_core.ipynb #5a43406d
 def train_step(model, opt, x, y, amp=None):
-    "One training step of `model` on `(x, y)`: cross-entropy (forward under autocast to `amp` if given), backward, `opt.step()`; returns the loss."
+    "One training step on `(x, y)`: cross-entropy (forward under autocast to `amp` if given), backward, `opt.step()`."
     opt.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
         loss = torch.nn.functional.cross_entropy(model(x).float(), y)
@@ -150,11 +152,12 @@ def mark_done(rank: int | None = None):
 # %% ../nbs/00_core.ipynb #897806fb
 _USER_ERRORS = (ValueError, OSError, RuntimeError, FloatingPointError, ImportError)
 
-def debug_requested(argv=None) -> bool:
+def _debug_requested(argv=None) -> bool:
     "Did the user ask for tracebacks (`--debug` among the arguments, or env `REVNET_DEBUG` set and not 0)?"
-    return '--debug' in (sys.argv[1:] if argv is None else argv) or os.environ.get('REVNET_DEBUG', '0') not in ('', '0')
+    flag = '--debug' in (sys.argv[1:] if argv is None else argv)
+    return flag or os.environ.get('REVNET_DEBUG', '0') not in ('', '0')
 
-def error_line(prog: str, e: BaseException) -> str:
+def _error_line(prog: str, e: BaseException) -> str:
     "The one line a command prints for exception `e`."
     msg = ' '.join(str(e).split()) or type(e).__name__
     if not isinstance(e, _USER_ERRORS): msg += f' ({type(e).__name__}: a bug? rerun with --debug for the traceback)'
@@ -168,11 +171,11 @@ def run_command(fn, argv=None, prog: str | None = None) -> int:
     except SystemExit as e:   # argparse: usage errors (2) and --help (0)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else (print(e.code, file=sys.stderr) or 1)
     except KeyboardInterrupt:
-        if debug_requested(argv): traceback.print_exc()
+        if _debug_requested(argv): traceback.print_exc()
         print(f'{prog}: interrupted', file=sys.stderr); return 130
     except Exception as e:
-        if debug_requested(argv): traceback.print_exc()
-        print(error_line(prog, e), file=sys.stderr); return 1
+        if _debug_requested(argv): traceback.print_exc()
+        print(_error_line(prog, e), file=sys.stderr); return 1
     sys.stdout.flush(); mark_done()
     return 0
 
@@ -187,22 +190,24 @@ def has_widget_frontend() -> bool:
     return ip is not None and type(ip).__name__ == 'ZMQInteractiveShell' and getattr(ip, 'kernel', None) is not None
 
 # %% ../nbs/00_core.ipynb #7cd1144f
+def _panel(ex, controls: dict):
+    "The widget panel of Explorer `ex`: `controls` three to a row over an output area, each re-running `ex`."
+    import ipywidgets as W
+    ex.controls, ex.out = controls, W.Output()
+    for k, w in controls.items(): w.observe(lambda ch, k=k: ex.update(**{k: ch['new']}), names='value')
+    ws = list(controls.values())
+    ex.panel = W.VBox([*(W.HBox(ws[i:i + 3]) for i in range(0, len(ws), 3)), ex.out])
+    if has_widget_frontend():
+        from IPython.display import display
+        display(ex.panel)
+
+# %% ../nbs/00_core.ipynb #8e6b9379
 class Explorer:
     "Controls over `fn(**values)`: with a widget front-end a panel that re-runs `fn` and `show` on every change."
     def __init__(self, fn, show, controls, widgets: bool | None = None, **values):
         self.fn, self.show, self.values, self.result, self.panel = fn, show, values, None, None
-        if has_widget_frontend() if widgets is None else widgets: self._build(controls(values))
+        if has_widget_frontend() if widgets is None else widgets: _panel(self, controls(values))
         self.update()
-
-    def _build(self, controls: dict):
-        import ipywidgets as W
-        self.controls, self.out = controls, W.Output()
-        for k, w in controls.items(): w.observe(lambda ch, k=k: self.update(**{k: ch['new']}), names='value')
-        ws = list(controls.values())
-        self.panel = W.VBox([*(W.HBox(ws[i:i + 3]) for i in range(0, len(ws), 3)), self.out])
-        if has_widget_frontend():
-            from IPython.display import display
-            display(self.panel)
 
     def update(self, **changes):
         "Set `changes`, run `fn` and `show` its result (into the panel's output area, if there is a panel)."
