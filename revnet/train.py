@@ -22,10 +22,9 @@ from .data import get_dataloaders, dataset_info, DATASETS
 
 # %% auto #0
 __all__ = ['RECIPE_FAMILIES', 'RECIPES', 'OPTIMIZERS', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions',
-           'register_recipe', 'recipes', 'resolve_options', 'LRSchedule', 'lr_schedule', 'checkpoints',
-           'latest_checkpoint', 'save_checkpoint', 'MetricsLog', 'read_metrics', 'Meter', 'resize', 'evaluate',
-           'TrainState', 'StopRequest', 'Run', 'save_model', 'load_model', 'train', 'params_digest', 'evaluate_run',
-           'train_parser', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+           'register_recipe', 'recipes', 'resolve_options', 'LRSchedule', 'checkpoints', 'latest_checkpoint',
+           'read_metrics', 'evaluate', 'TrainState', 'Run', 'save_model', 'load_model', 'train', 'params_digest',
+           'evaluate_run', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -46,11 +45,12 @@ class TrainOptions:
     weight_decay: float | None = None   # on conv and FC weights only, as official
     label_smoothing: float | None = None  # of the training loss (the ViT recipes: 0.1, as DeiT)
     grad_accum: int | None = None       # gradient-accumulation micro-batches per step
+    compile: bool | None = None         # torch.compile the model (in place; graphs break around reversible runs)
     mixed_precision: str | None = None  # 'no' | 'fp16' | 'bf16' (default: accelerate launch's setting, else 'no')
     data_dir: str | None = None
     data_kwargs: dict | None = None     # extra arguments of the dataset (e.g. synthetic: size, shape)
     augment: bool | None = None         # random training augmentation (default: on)
-    image_size: int | None = None       # resize batches to image_size x image_size on the device (digits: 8, native)
+    image_size: int | None = None       # _resize batches to image_size x image_size on the device (digits: 8, native)
     bn_momentum: float | None = None    # BatchNorm running-average momentum (default: the model's, official 0.01)
     model_kwargs: dict | None = None    # further create_model overrides (e.g. a ViT's img_size, patch_size)
     output_dir: str | None = None       # run folders go to output_dir/id (default runs/)
@@ -71,8 +71,8 @@ RECIPE_FAMILIES = {'resnet': 'cnn', 'revnet': 'cnn', 'revvit': 'vit', 'vit': 'vi
 RECIPES: dict = {}   # (recipe family, dataset family or dataset name) -> option values
 OPTIMIZERS = {'sgd': lambda groups, r: torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum),
               'adamw': lambda groups, r: torch.optim.AdamW(groups, lr=r.lr, betas=(r.momentum, 0.999))}
-DEFAULTS = dict(optimizer='sgd', schedule='step', warmup=0, label_smoothing=0.0, grad_accum=1, output_dir='runs',
-                keep=3, quiet=False, resume=False)
+DEFAULTS = dict(optimizer='sgd', schedule='step', warmup=0, label_smoothing=0.0, grad_accum=1, compile=False,
+                output_dir='runs', keep=3, quiet=False, resume=False)
 
 def register_recipe(family: str, data: str, **values):
     "The recipe of model family `family` on `data`: a dataset family (the official one) or one dataset (a short one)."
@@ -83,8 +83,9 @@ def register_recipe(family: str, data: str, **values):
 # %% ../nbs/04_train.ipynb #4b37c3e5
 register_recipe('cnn', 'cifar', optimizer='sgd', steps=80_000, batch_size=100, lr=0.1, schedule='step', momentum=0.9,
                 lr_boundaries=(40_000, 60_000), lr_values=(0.1, 0.01, 0.001), weight_decay=2e-4, seed=0)
-register_recipe('cnn', 'imagenet', optimizer='sgd', steps=600_000, batch_size=256, lr=0.1, schedule='step', momentum=0.9,
-                lr_boundaries=(160_000, 320_000, 480_000), lr_values=(0.1, 0.01, 0.001, 0.0001), weight_decay=1e-4, seed=1234)
+register_recipe('cnn', 'imagenet', optimizer='sgd', steps=600_000, batch_size=256, lr=0.1, schedule='step',
+                momentum=0.9, lr_boundaries=(160_000, 320_000, 480_000), lr_values=(0.1, 0.01, 0.001, 0.0001),
+                weight_decay=1e-4, seed=1234)
 register_recipe('cnn', 'digits', steps=300, batch_size=64, lr=0.1, schedule='cosine', warmup=10, eval_every=50,
                 save_every=150, log_every=10, image_size=8, bn_momentum=0.1)
 register_recipe('cnn', 'synthetic', steps=20, batch_size=16, lr=0.05, schedule='cosine', warmup=0, eval_every=10,
@@ -103,25 +104,32 @@ register_recipe('vit', 'synthetic', steps=20, batch_size=16, lr=1e-3, warmup=0, 
 # %% ../nbs/04_train.ipynb #fe0c7d97
 def recipes(model: str, dataset: str) -> tuple[dict, dict]:
     "The official recipe of `model`'s family for `dataset`'s family, and the short recipe for `dataset` (or {})."
-    fam = RECIPE_FAMILIES.get(model_config(model).arch)
-    official = RECIPES.get((fam, dataset_info(dataset).family))
-    if official is None: raise ValueError(f"no recipe for {model} on {dataset}: register_recipe({fam!r}, "
-                                          f"{dataset_info(dataset).family!r}, ...) in revnet.train")
+    fam, dfam = RECIPE_FAMILIES.get(model_config(model).arch), dataset_info(dataset).family
+    official = RECIPES.get((fam, dfam))
+    if official is None:
+        raise ValueError(f"no recipe for {model} on {dataset}: register_recipe({fam!r}, {dfam!r}, ...) in revnet.train")
     return official, RECIPES.get((fam, dataset), {})
 
+# %% ../nbs/04_train.ipynb #e72572d7
 def _step_schedule(o: TrainOptions, r: TrainOptions, official: dict) -> tuple[tuple, tuple]:
     "lr boundaries and values: given, or the official ones moved in proportion to the run's steps and scaled to its lr."
     b, v = official.get('lr_boundaries', ()), official.get('lr_values', (r.lr,))
-    return (tuple(o.lr_boundaries) if o.lr_boundaries is not None else tuple(round(x * r.steps / official['steps']) for x in b),
-            tuple(o.lr_values) if o.lr_values is not None else tuple(x * r.lr / v[0] for x in v))
+    bs = tuple(round(x * r.steps / official['steps']) for x in b) if o.lr_boundaries is None else tuple(o.lr_boundaries)
+    return bs, tuple(o.lr_values) if o.lr_values is not None else tuple(x * r.lr / v[0] for x in v)
+
+# %% ../nbs/04_train.ipynb #8a56dc2a
+def _check_names(o: TrainOptions):
+    if o.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {o.dataset!r}; choose one of {', '.join(DATASETS)}")
+    if o.model not in list_models():
+        raise ValueError(f"unknown model {o.model!r}; valid names: {', '.join(list_models())}")
 
 # %% ../nbs/04_train.ipynb #74aa56a3
 _LATER = ('lr_boundaries', 'lr_values', 'eval_every', 'save_every', 'log_every')   # derived from the resolved ones
 
 def resolve_options(o: TrainOptions) -> TrainOptions:
     "Fill every `None` of `o` from the dataset's short recipe, the official recipe of the model's family, `DEFAULTS`."
-    if o.dataset not in DATASETS: raise ValueError(f"unknown dataset {o.dataset!r}; choose one of {', '.join(DATASETS)}")
-    if o.model not in list_models(): raise ValueError(f"unknown model {o.model!r}; valid names: {', '.join(list_models())}")
+    _check_names(o)
     official, short = recipes(o.model, o.dataset)
     pick = lambda k, d=None: next((v for v in (getattr(o, k), short.get(k), official.get(k), DEFAULTS.get(k), d)
                                    if v is not None), None)
@@ -129,38 +137,53 @@ def resolve_options(o: TrainOptions) -> TrainOptions:
     if r.schedule == 'step': r.lr_boundaries, r.lr_values = _step_schedule(o, r, official)
     r.eval_every, r.save_every = pick('eval_every', max(1, r.steps // 20)), pick('save_every', max(1, r.steps // 10))
     r.log_every = pick('log_every', max(1, min(100, r.steps // 100)))
-    return _check_options(r)
+    return _check_values(_check_fit(r))
 
 # %% ../nbs/04_train.ipynb #95968156
-def _check_options(r: TrainOptions) -> TrainOptions:
+def _check_fit(r: TrainOptions) -> TrainOptions:
+    "Refuse a model that does not fit the dataset, a mode or model options the model does not have."
     info, mc = dataset_info(r.dataset), model_config(r.model)
     if mc.family != info.family:
-        raise ValueError(f"{r.model} is a{'n' if mc.family == 'imagenet' else ''} {mc.family} model but {r.dataset} is a {info.family} dataset; "
-                         f"use one of: {', '.join(list_models(info.family))}")
+        raise ValueError(f"{r.model} is a{'n' if mc.family == 'imagenet' else ''} {mc.family} model but {r.dataset} "
+                         f"is a {info.family} dataset; use one of: {', '.join(list_models(info.family))}")
     if r.mode is not None and mc.arch == 'resnet' and r.mode == 'reversible':
+        revnets = ', '.join(m for m in list_models(info.family) if m.startswith('revnet'))
         raise ValueError(f"--mode reversible needs a RevNet: {r.model} is a ResNet (its units are not invertible); "
-                         f"use --mode plain or checkpoint, or a RevNet: {', '.join(m for m in list_models(info.family) if m.startswith('revnet'))}")
-    if r.optimizer not in OPTIMIZERS: raise ValueError(f"unknown optimizer {r.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if r.schedule not in ('step', 'cosine'): raise ValueError(f"unknown schedule {r.schedule!r}; choose 'step' or 'cosine'")
-    if r.schedule == 'step' and len(r.lr_values) != len(r.lr_boundaries) + 1:
-        raise ValueError(f"the step schedule needs one more lr value than boundaries: got values {r.lr_values} and boundaries {r.lr_boundaries}")
-    if r.mixed_precision not in (None, 'no', 'fp16', 'bf16'): raise ValueError(f"unknown mixed precision {r.mixed_precision!r}; choose no, fp16 or bf16")
-    for k in ('steps', 'batch_size', 'grad_accum', 'eval_every', 'save_every', 'log_every', 'keep'):
-        if getattr(r, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(r, k)}")
-    if not r.lr > 0: raise ValueError(f"--lr must be a positive number, got {r.lr}")
-    for k in ('momentum', 'weight_decay', 'warmup'):
-        if not getattr(r, k) >= 0: raise ValueError(f"--{k.replace('_', '-')} must be at least 0, got {getattr(r, k)}")
-    if not 0 <= r.label_smoothing < 1: raise ValueError(f"--label-smoothing must be in [0, 1), got {r.label_smoothing}")
+                         f"use --mode plain or checkpoint, or a RevNet: {revnets}")
     if r.bn_momentum is not None and not hasattr(mc, 'bn_momentum'):
         raise ValueError(f"--bn-momentum: {r.model} has no BatchNorm (drop the option)")
     try: model_config(r.model, **(r.model_kwargs or {}))
     except TypeError as e: raise ValueError(f"--model-kwargs: {e}") from None
+    return r
+
+# %% ../nbs/04_train.ipynb #9a199d20
+def _check_choices(r: TrainOptions):
+    if r.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {r.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if r.schedule not in ('step', 'cosine'):
+        raise ValueError(f"unknown schedule {r.schedule!r}; choose 'step' or 'cosine'")
+    if r.schedule == 'step' and len(r.lr_values) != len(r.lr_boundaries) + 1:
+        raise ValueError(f"the step schedule needs one more lr value than boundaries: got values {r.lr_values} and "
+                         f"boundaries {r.lr_boundaries}")
+    if r.mixed_precision not in (None, 'no', 'fp16', 'bf16'):
+        raise ValueError(f"unknown mixed precision {r.mixed_precision!r}; choose no, fp16 or bf16")
+
+# %% ../nbs/04_train.ipynb #836f0513
+_AT_LEAST = dict(steps=1, batch_size=1, grad_accum=1, eval_every=1, save_every=1, log_every=1, keep=1, momentum=0,
+                 weight_decay=0, warmup=0, image_size=1, workers=0)   # None (image_size, workers): not given
+
+def _check_values(r: TrainOptions) -> TrainOptions:
+    "Refuse option values out of range, saying which and why."
+    _check_choices(r)
+    for k, lo in _AT_LEAST.items():
+        v = getattr(r, k)
+        if v is not None and not v >= lo: raise ValueError(f"--{k.replace('_', '-')} must be at least {lo}, got {v}")
+    if not r.lr > 0: raise ValueError(f"--lr must be a positive number, got {r.lr}")
+    if not 0 <= r.label_smoothing < 1: raise ValueError(f"--label-smoothing must be in [0, 1), got {r.label_smoothing}")
     if r.bn_momentum is not None and not 0 < r.bn_momentum <= 1:
         raise ValueError(f"--bn-momentum must be in (0, 1], got {r.bn_momentum}")
-    if r.image_size is not None and r.image_size < 1:
-        raise ValueError(f"--image-size must be at least 1, got {r.image_size}")
-    if r.workers is not None and r.workers < 0: raise ValueError(f"--workers must be at least 0, got {r.workers}")
-    if r.stop_at is not None and not 0 < r.stop_at <= r.steps: raise ValueError(f"--stop-at must be in 1..{r.steps}, got {r.stop_at}")
+    if r.stop_at is not None and not 0 < r.stop_at <= r.steps:
+        raise ValueError(f"--stop-at must be in 1..{r.steps}, got {r.stop_at}")
     return r
 
 # %% ../nbs/04_train.ipynb #d94c730b
@@ -174,22 +197,24 @@ class LRSchedule:
         return lr * min(1.0, (step + 1) / self.warmup) if self.warmup else lr
     def __call__(self, step: int) -> float: return self.at(step) / self.lr   # factor, for LambdaLR
 
-def lr_schedule(r: TrainOptions) -> LRSchedule:
+def _lr_schedule(r: TrainOptions) -> LRSchedule:
     return LRSchedule(r.lr, r.steps, r.schedule, r.lr_boundaries or (), r.lr_values or (), r.warmup)
 
 # %% ../nbs/04_train.ipynb #451a228a
 def _write_atomic(path: Path, data: str | bytes):
-    "Write `data` to `path` through a temporary file and `os.replace`, so readers see the old or the new file, never half."
+    "Write `data` to `path` through a temporary file and `os.replace`: readers see the old or the new file, never half."
     path, tmp = Path(path), Path(f'{path}.tmp{os.getpid()}')
     try: tmp.write_bytes(data.encode() if isinstance(data, str) else data); os.replace(tmp, path)
     except OSError: tmp.unlink(missing_ok=True); raise
 
+# %% ../nbs/04_train.ipynb #96163727
 def _ckpt_step(p: Path) -> int: return int(p.name.split('-')[1])
 
 def checkpoints(run_dir) -> list[Path]:
     "The complete checkpoints of a run, oldest first (half-written `.tmp` folders are not listed)."
     d = Path(run_dir) / 'checkpoints'
-    return sorted((p for p in d.glob('step-*') if p.is_dir() and p.name[5:].isdigit()), key=_ckpt_step) if d.is_dir() else []
+    if not d.is_dir(): return []
+    return sorted((p for p in d.glob('step-*') if p.is_dir() and p.name[5:].isdigit()), key=_ckpt_step)
 
 def latest_checkpoint(run_dir) -> Path | None:
     "The checkpoint `latest` points to, else the newest complete one, else None."
@@ -198,8 +223,8 @@ def latest_checkpoint(run_dir) -> Path | None:
     return ck[-1] if ck else None
 
 # %% ../nbs/04_train.ipynb #c9f9c0c9
-def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int = 3) -> Path:
-    "`accelerator.save_state` into a temporary folder, then rename it to `checkpoints/step-NNNNNNN` and point `latest` at it."
+def _save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int = 3) -> Path:
+    "`save_state` into a temporary folder, renamed `checkpoints/step-NNNNNNN` when complete; `latest` names it."
     d = Path(run_dir) / 'checkpoints'
     final, tmp = d / f'step-{step:07d}', d / f'.step-{step:07d}.tmp'
     if accelerator.is_main_process:
@@ -216,7 +241,7 @@ def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: in
     return final
 
 # %% ../nbs/04_train.ipynb #8e65c770
-class MetricsLog:
+class _MetricsLog:
     "Append-only JSON-lines metrics of a run (main process); `truncate(step)` drops lines after `step`."
     def __init__(self, path, active=True): self.path, self.active = Path(path), active
     def write(self, **row):
@@ -227,6 +252,7 @@ class MetricsLog:
         rows = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
         _write_atomic(self.path, ''.join(l + '\n' for l in rows))
 
+# %% ../nbs/04_train.ipynb #63849476
 def read_metrics(run) -> list[dict]:
     "The rows of a run's `metrics.jsonl` (`run`: the run folder)."
     p = Path(run) / 'metrics.jsonl'
@@ -246,24 +272,26 @@ def _peak_mib(device) -> float:
 def _sum_dtype(device) -> torch.dtype: return torch.float32 if device.type == 'mps' else torch.float64   # MPS: no fp64
 
 # %% ../nbs/04_train.ipynb #0ee10987
-class Meter:
+_ZERO = dict(loss=0, correct=0, n=0)
+
+class _Meter:
     "Training loss, correct predictions and images since the last log row: added up on the device, read by `sync`."
     def __init__(self): self.reset()
-    def reset(self): self._sums, self._n, self.t0, self.saved = None, 0, time.perf_counter(), dict(loss=0.0, correct=0.0, n=0.0)
+    def reset(self): self._sums, self._n, self.t0, self.saved = None, 0, time.perf_counter(), _ZERO
     def add(self, loss, out, y):
         "Add a batch of this process; nothing waits for the device."
-        s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float()])
-        s = s.to(_sum_dtype(s.device)); self._sums = s if self._sums is None else self._sums + s; self._n += len(y)
+        s = torch.stack([loss.detach().float() * len(y), (out.argmax(1) == y).sum().float()]).to(_sum_dtype(y.device))
+        self._sums, self._n = s if self._sums is None else self._sums + s, self._n + len(y)
     def sync(self, accelerator, stop: float = 0.0) -> float:
-        "`saved` = the sums over all processes (one all-reduce, the host waits); returns how many processes ask to stop."
+        "`saved` = the sums over all processes (one all-reduce: the host waits); returns how many ask to stop."
         d = accelerator.device
         p = self._sums if self._sums is not None else torch.zeros(2, dtype=_sum_dtype(d), device=d)
         s = accelerator.reduce(torch.cat([p, p.new_tensor([self._n, stop])]), 'sum').tolist()
         self.saved = dict(loss=s[0], correct=s[1], n=s[2]); return s[3]
     def row(self) -> dict:
         "After `sync`: mean loss and accuracy since the last row, and images/s."
-        d, dt = self.saved, time.perf_counter() - self.t0
-        return dict(loss=d['loss'] / max(d['n'], 1), train_acc=d['correct'] / max(d['n'], 1), images_per_s=d['n'] / dt if dt else 0.0)
+        (l, c, n), dt = self.saved.values(), time.perf_counter() - self.t0
+        return dict(loss=l / max(n, 1), train_acc=c / max(n, 1), images_per_s=n / dt if dt else 0.0)
     def state_dict(self) -> dict: return self.saved   # as of the last `sync` (one comes before every checkpoint)
     def load_state_dict(self, d: dict):
         "Resume: the sums go to the main process (the others start from 0; `sync` adds them up)."
@@ -273,17 +301,18 @@ class Meter:
             self._n = int(d['n'])
 
 # %% ../nbs/04_train.ipynb #de9340d8
-def resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    "Area-resize a batch of images to `size` x `size` (no-op for None or the same size)."
+def _resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    "Area-_resize a batch of images to `size` x `size` (no-op for None or the same size)."
     return x if size is None or x.shape[-2:] == (size, size) else F.interpolate(x, size=(size, size), mode='area')
 
+# %% ../nbs/04_train.ipynb #88a420d9
 @torch.no_grad()
 def evaluate(model: nn.Module, dl, accelerator: Accelerator, image_size: int | None = None) -> dict:
     "Loss, top-1 and top-5 accuracy of `model` over `dl` (all processes together)."
     was_training = model.training; model.eval()
     n = c1 = c5 = loss = 0
     for x, y in dl:
-        out, y = accelerator.gather_for_metrics((model(resize(x, image_size)).float(), y))
+        out, y = accelerator.gather_for_metrics((model(_resize(x, image_size)).float(), y))
         k = out.topk(min(5, out.shape[1]), dim=1).indices
         loss += F.cross_entropy(out, y, reduction='sum').item()
         c1 += (k[:, 0] == y).sum().item(); c5 += (k == y[:, None]).any(1).sum().item(); n += len(y)
@@ -303,31 +332,39 @@ RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'sto
                      'resume', 'output_dir', 'log_with')
 
 def _run_dir(o: TrainOptions) -> Path: return Path(o.output_dir or DEFAULTS['output_dir']) / o.id
+def _jsonable(v): return json.loads(json.dumps(v, default=str))
 
-def _merge_resume(o: TrainOptions) -> tuple[TrainOptions, Path]:
-    "For `--resume`: the run's stored options, updated by the changeable ones given now; and the checkpoint to load."
+def _stored_options(o: TrainOptions) -> dict:
+    "The options in the run's `config.json`; refused if `o` changes one that is not `RESUME_CHANGEABLE`."
     if not o.id: raise ValueError("--resume needs the --id of the run to continue")
     run = _run_dir(o)
-    if not (run / 'config.json').is_file(): raise FileNotFoundError(f"--resume: no run folder {run} (no config.json there); check --id and --output-dir")
+    if not (run / 'config.json').is_file():
+        raise FileNotFoundError(f"--resume: no run folder {run} (no config.json there); check --id and --output-dir")
     stored = json.loads((run / 'config.json').read_text())['options']
-    bad = [k for k, v in asdict(o).items() if v is not None and k not in RESUME_CHANGEABLE and stored.get(k) != _jsonable(v)]
-    if bad: raise ValueError(f"--resume continues run {o.id} with its own options; these differ: "
-                             + ', '.join(f"--{k.replace('_', '-')} {getattr(o, k)} (run has {stored.get(k)})" for k in bad)
-                             + ". Drop them, or start a new run with another --id.")
+    given = {k: v for k, v in asdict(o).items() if v is not None and k not in RESUME_CHANGEABLE}
+    if bad := [k for k, v in given.items() if stored.get(k) != _jsonable(v)]:
+        raise ValueError(f"--resume continues run {o.id} with its own options; these differ: "
+                         + ', '.join(f"--{k.replace('_', '-')} {given[k]} (run has {stored.get(k)})" for k in bad)
+                         + ". Drop them, or start a new run with another --id.")
+    return stored
+
+# %% ../nbs/04_train.ipynb #6d6afcb9
+def _merge_resume(o: TrainOptions) -> tuple[TrainOptions, Path]:
+    "For `--resume`: the run's stored options, updated by the changeable ones given now; and the checkpoint to load."
+    stored, run = _stored_options(o), _run_dir(o)
     ck = Path(o.resume) if isinstance(o.resume, (str, Path)) else latest_checkpoint(run)
     if ck is None or not ck.is_dir():
-        raise FileNotFoundError(f"--resume: no complete checkpoint {'at ' + str(ck) if ck else 'in ' + str(run / 'checkpoints')}; "
-                                f"start a new run (another --id) or pass --resume PATH to a checkpoint folder")
+        where = 'at ' + str(ck) if ck else 'in ' + str(run / 'checkpoints')
+        raise FileNotFoundError(f"--resume: no complete checkpoint {where}; start a new run (another --id) "
+                                "or pass --resume PATH to a checkpoint folder")
     keep = {k: v for k, v in asdict(o).items() if k in RESUME_CHANGEABLE and v is not None}
     known = {f.name for f in fields(TrainOptions)}
     o = TrainOptions(**{**{k: v for k, v in stored.items() if k in known}, 'stop_at': None, **keep})
     if ck.parent.name == 'checkpoints': o.resume = True
     return o, ck
 
-def _jsonable(v): return json.loads(json.dumps(v, default=str))
-
 # %% ../nbs/04_train.ipynb #b0bd85ac
-class StopRequest:
+class _StopRequest:
     "While active: SIGINT/SIGTERM ask the run to stop after this step (`requested`); a second Ctrl-C stops at once."
     def __init__(self): self.signal, self.agreed, self.at, self._old = None, False, None, {}
     @property
@@ -365,11 +402,11 @@ class Run:
     "One training run as `train` builds it; every callback event is called with it (`run(event)`)."
     options: TrainOptions; accelerator: Accelerator
     model: nn.Module                      # as prepared (DDP-wrapped on several processes); `unwrapped`: the model
-    opt: torch.optim.Optimizer; sched: object; train_dl: object; eval_dl: object
+    opt: torch.optim.Optimizer; train_dl: object; eval_dl: object; sched: object   # the order `prepare` returns
     callbacks: list = field(default_factory=list)
     state: TrainState = field(default_factory=TrainState)   # step, epoch, batch of the epoch (checkpointed)
-    meter: Meter = field(default_factory=Meter)             # training loss/accuracy since the last log row
-    dir: Path | None = None; metrics: MetricsLog | None = None; stop: StopRequest | None = None
+    meter: _Meter = field(default_factory=_Meter)             # training loss/accuracy since the last log row
+    dir: Path | None = None; metrics: _MetricsLog | None = None; stop: _StopRequest | None = None
     resumed_from: Path | None = None; checkpoint: Path | None = None   # checkpoint loaded; last one saved
     last_eval: dict = field(default_factory=dict); row: dict | None = None   # last evaluation; last log row
     checked: int = 0                      # the last step whose training loss was read and found finite
@@ -394,15 +431,18 @@ class _Progress:
                         disable=run.options.quiet or not run.accelerator.is_local_main_process)
     def after_step(self, run): self.bar.update()
     def after_log(self, run):
-        row, ev = run.row, {'test_acc': f"{run.row['test_acc']:.3f}"} if 'test_acc' in run.row else {}
-        self.bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{row['images_per_s']:.0f}",
-                             mem=f"{row['peak_mem_mib']:.0f}MiB", **ev)
-        if ev and run.options.quiet: run.accelerator.print(f"step {row['step']}: loss {row['loss']:.4f}, test acc {row['test_acc']:.4f}")
+        r, ev = run.row, {'test_acc': f"{run.row['test_acc']:.3f}"} if 'test_acc' in run.row else {}
+        self.bar.set_postfix(loss=f"{r['loss']:.3f}", img_s=f"{r['images_per_s']:.0f}",
+                             mem=f"{r['peak_mem_mib']:.0f}MiB", **ev)
+        if ev and run.options.quiet:
+            run.accelerator.print(f"step {r['step']}: loss {r['loss']:.4f}, test acc {r['test_acc']:.4f}")
     def after_fit(self, run): self.bar.close()
 
+# %% ../nbs/04_train.ipynb #fd95495b
 class _Trackers:
     "Every log row to the `--log-with` experiment trackers (Accelerate's `log`)."
-    def after_log(self, run): run.accelerator.log({k: v for k, v in run.row.items() if k != 'step'}, step=run.row['step'])
+    def after_log(self, run):
+        run.accelerator.log({k: v for k, v in run.row.items() if k != 'step'}, step=run.row['step'])
 
 # %% ../nbs/04_train.ipynb #bd3b9032
 def _allow_precision(mixed_precision: str | None):
@@ -415,10 +455,10 @@ def _allow_precision(mixed_precision: str | None):
 def _accelerator(r: TrainOptions) -> Accelerator:
     "The Accelerator of a run: global batches split over processes, a seedable sampler for exact resume."
     _allow_precision(r.mixed_precision)
+    dc = DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed)
     return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum,
-                       log_with=_trackers(r.log_with) or None,
-                       project_dir=str(r.output_dir or DEFAULTS['output_dir']),   # the trackers' until the run's
-                       dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed))
+                       log_with=_trackers(r.log_with) or None, dataloader_config=dc,
+                       project_dir=str(r.output_dir or DEFAULTS['output_dir']))   # the trackers' until the run's
 
 def _new_run_id(r: TrainOptions, accelerator) -> str:
     rid = [r.id or f"{r.model}-{r.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"]
@@ -438,6 +478,7 @@ def _trackers(log_with: str | None) -> list[str]:
             raise ValueError(f"--log-with {n}: the {n} package is not installed; pip install {n}{extra}")
     return names
 
+# %% ../nbs/04_train.ipynb #64807482
 def _init_trackers(accelerator, r: TrainOptions, run: Path):
     "Start the `--log-with` trackers in the run folder (TensorBoard: `runs/<id>/revnet/`), options as hyperparameters."
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's start-up chatter, if it is installed
@@ -446,21 +487,29 @@ def _init_trackers(accelerator, r: TrainOptions, run: Path):
     accelerator.init_trackers('revnet', config=hp)
 
 # %% ../nbs/04_train.ipynb #9278ae8c
-def _build(r: TrainOptions):
-    "Data, model, optimizer and scheduler of options `r` (in this order: the random draws of older runs)."
+def _data(r: TrainOptions):
+    "The training and test loaders of options `r` (batches of `batch_size / grad_accum`, split over the processes)."
     kw = {**(r.data_kwargs or {}), **({} if r.workers is None else dict(workers=r.workers)),
           **({} if r.augment is None else dict(augment=r.augment))}
     train_dl, eval_dl = get_dataloaders(r.dataset, r.batch_size // r.grad_accum, data_dir=r.data_dir, seed=r.seed, **kw)
     for dl in (train_dl, eval_dl):   # iterators draw their worker seed from here, not from the global RNG
         if dl.generator is None: dl.generator = torch.Generator().manual_seed(r.seed)
-    model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode, bn_momentum=r.bn_momentum,
-                         **(r.model_kwargs or {}))
+    return train_dl, eval_dl
+
+# %% ../nbs/04_train.ipynb #a356c9c5
+def _build(r: TrainOptions):
+    "Data, model, optimizer and scheduler of options `r` (in this order: the random draws of older runs)."
+    train_dl, eval_dl = _data(r)
+    model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode,
+                         bn_momentum=r.bn_momentum, **(r.model_kwargs or {}))
     r.mode = model.config.mode
+    if r.compile: model.compile()   # in place: the same module, the same state_dict keys, checkpoints as eager
     opt = OPTIMIZERS[r.optimizer](param_groups(model, r.weight_decay), r)
-    return model, opt, train_dl, eval_dl, torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(r))
+    return model, opt, train_dl, eval_dl, torch.optim.lr_scheduler.LambdaLR(opt, _lr_schedule(r))
 
 def _callbacks(r: TrainOptions, callbacks) -> list:
-    return sorted([_Progress(), *([_Trackers()] if r.log_with else []), *callbacks], key=lambda c: getattr(c, 'order', 0))
+    cbs = [_Progress(), *([_Trackers()] if r.log_with else []), *callbacks]
+    return sorted(cbs, key=lambda c: getattr(c, 'order', 0))
 
 # %% ../nbs/04_train.ipynb #40a8474e
 def _setup(o: TrainOptions, callbacks=()) -> Run:
@@ -470,11 +519,10 @@ def _setup(o: TrainOptions, callbacks=()) -> Run:
     r = resolve_options(o)
     acc = _accelerator(r)
     r.id, r.mixed_precision = _new_run_id(r, acc), acc.mixed_precision
-    n = acc.num_processes * r.grad_accum
-    if r.batch_size % n: raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
+    if r.batch_size % (n := acc.num_processes * r.grad_accum):
+        raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
     set_seed(r.seed)
-    model, opt, train_dl, eval_dl, sched = acc.prepare(*_build(r))
-    run = Run(r, acc, model, opt, sched, train_dl, eval_dl, _callbacks(r, callbacks))
+    run = Run(r, acc, *acc.prepare(*_build(r)), _callbacks(r, callbacks))
     acc.register_for_checkpointing(run.state, run.meter)
     if ck is None: _check_new_run(r)
     else: run.resumed_from = _load_checkpoint(acc, ck, fallback)
@@ -484,7 +532,8 @@ def _setup(o: TrainOptions, callbacks=()) -> Run:
 def _check_new_run(r: TrainOptions):
     "A new run never overwrites: refuse an existing, non-empty run folder."
     run = _run_dir(r)
-    if run.exists() and any(run.iterdir()): raise FileExistsError(f"run folder {run} already exists; pass --resume to continue it, or choose another --id")
+    if run.exists() and any(run.iterdir()):
+        raise FileExistsError(f"run folder {run} already exists; pass --resume to continue it, or choose another --id")
     _check_writable(run.parent)
 
 def _check_writable(d: Path):
@@ -495,14 +544,17 @@ def _check_writable(d: Path):
     except OSError as e:
         raise PermissionError(f"cannot write into {d} ({e.strerror or e}); choose a writable --output-dir") from None
 
+# %% ../nbs/04_train.ipynb #d0d03a27
 def _start_run_folder(r: TrainOptions, accelerator, model) -> Path:
     "Create `runs/<id>` and write `config.json`."
     run = _run_dir(r)
     accelerator.wait_for_everyone()   # every process checked the folder before the main process writes into it
     if accelerator.is_main_process:
         run.mkdir(parents=True, exist_ok=True)
-        cfg = dict(options=_jsonable(asdict(r)), model_config=_jsonable(asdict(model.config)), num_processes=accelerator.num_processes,
-                   versions=dict(torch=torch.__version__, revnet=revnet.__version__, accelerate=accelerate.__version__, python=sys.version.split()[0]))
+        v = dict(torch=torch.__version__, revnet=revnet.__version__, accelerate=accelerate.__version__,
+                 python=sys.version.split()[0])
+        cfg = dict(options=_jsonable(asdict(r)), model_config=_jsonable(asdict(model.config)),
+                   num_processes=accelerator.num_processes, versions=v)
         _write_atomic(run / 'config.json', json.dumps(cfg, indent=2))
     accelerator.wait_for_everyone()
     return run
@@ -512,7 +564,7 @@ def _open(run: Run):
     "Write the run folder (nothing is written before) and open its metrics and trackers."
     r, acc = run.options, run.accelerator
     run.dir = _start_run_folder(r, acc, run.unwrapped)
-    run.metrics = MetricsLog(run.dir / 'metrics.jsonl', acc.is_main_process)
+    run.metrics = _MetricsLog(run.dir / 'metrics.jsonl', acc.is_main_process)
     if r.log_with: _init_trackers(acc, r, run.dir)
     if run.resumed_from is not None:
         run.metrics.truncate(run.step); acc.print(f"resumed {r.id} from {run.resumed_from} at step {run.step}")
@@ -524,12 +576,14 @@ def _check_finite(value, steps, run_dir, what='loss'):
     "Stop the run, naming the steps (`(first, last)` or one) and the last good checkpoint, if `value` is not finite."
     if math.isfinite(value): return
     a, b = steps if isinstance(steps, tuple) else (steps, steps)
-    raise FloatingPointError(f"the {what} became {value} {f'at step {b}' if a == b else f'between steps {a} and {b}'}: "
-                             f"training stopped. The last good checkpoint is {latest_checkpoint(run_dir) or '(none yet)'}; "
+    at, last = f'at step {b}' if a == b else f'between steps {a} and {b}', latest_checkpoint(run_dir) or '(none yet)'
+    raise FloatingPointError(f"the {what} became {value} {at}: training stopped. The last good checkpoint is {last}; "
                              "lower --lr, use --mixed-precision no, or resume from it after a change.")
 
-def _params_finite(model) -> bool: return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+def _params_finite(model) -> bool:
+    return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
 
+# %% ../nbs/04_train.ipynb #c2831fd5
 def _sync(run):
     "Wait for the device: the training sums over the processes, the loss checked finite, the agreement to stop."
     run.stop.agreed |= run.meter.sync(run.accelerator, run.stop.requested) > 0
@@ -550,6 +604,7 @@ def _fit(run: Run):
         else: run.state.epoch, run.state.batch = run.state.epoch + 1, 0
     run('after_fit')
 
+# %% ../nbs/04_train.ipynb #c8bd9a4d
 def _epoch_batches(run: Run):
     "The batches of the current epoch not yet consumed (on resume, `skip_first_batches` lands where the run was)."
     dl, s = run.train_dl, run.state
@@ -561,7 +616,7 @@ def _epoch_batches(run: Run):
 def _train_batch(run: Run, x, y):
     "Forward, loss and backward of one batch; the optimizer step when it ends a step (every `grad_accum` batches)."
     acc, o = run.accelerator, run.options
-    run.x, run.y = resize(x, o.image_size), y
+    run.x, run.y = _resize(x, o.image_size), y
     run('before_step')
     with acc.accumulate(run.model):
         run.out = run.model(run.x)
@@ -593,7 +648,7 @@ def _evaluate(run: Run) -> dict:
 def _log(run: Run, ev: dict | None):
     "A row of `metrics.jsonl`: training loss and accuracy since the last row, lr, throughput, peak memory, evaluation."
     s = run.step
-    run.row = dict(step=s, **run.meter.row(), lr=lr_schedule(run.options).at(s - 1),
+    run.row = dict(step=s, **run.meter.row(), lr=_lr_schedule(run.options).at(s - 1),
                    peak_mem_mib=_peak_mib(run.accelerator.device), **(ev or {}))
     run.metrics.write(**run.row); run.meter.reset()
     run('after_log')
@@ -601,14 +656,15 @@ def _log(run: Run, ev: dict | None):
 def _checkpoint(run: Run):
     "A complete checkpoint of the step, only of finite weights (the last checkpoint stays the last good one)."
     if not _params_finite(run.model): _check_finite(float('nan'), run.step, run.dir, what='weights')
-    run.checkpoint = save_checkpoint(run.accelerator, run.dir, run.step, run.options.keep)
+    run.checkpoint = _save_checkpoint(run.accelerator, run.dir, run.step, run.options.keep)
     run('on_checkpoint')
 
 # %% ../nbs/04_train.ipynb #64cc4c7e
 def save_model(path, model: nn.Module, **extra):
-    "Final weights and model config in one file: `{'config': asdict(model.config), 'state_dict': ..., **extra}` (atomic)."
+    "Final weights and model config in one file (atomic): `{'config': ..., 'state_dict': ..., **extra}`."
     path, tmp = Path(path), Path(f'{path}.tmp{os.getpid()}')
-    torch.save(dict(config=asdict(model.config), state_dict={k: v.cpu() for k, v in model.state_dict().items()}, **extra), tmp)
+    sd = {k: v.cpu() for k, v in model.state_dict().items()}
+    torch.save(dict(config=asdict(model.config), state_dict=sd, **extra), tmp)
     os.replace(tmp, path)
 
 def _unreadable(p: Path, e: Exception) -> RuntimeError:
@@ -616,10 +672,13 @@ def _unreadable(p: Path, e: Exception) -> RuntimeError:
     return RuntimeError(f"cannot read {p} ({type(e).__name__}: {why}): it is truncated or corrupt; "
                         f"evaluate another file of the run (--checkpoint RUN/checkpoints/step-NNNNNNN)")
 
+# %% ../nbs/04_train.ipynb #441419a4
 def load_model(path, map_location='cpu') -> nn.Module:
     "Rebuild a model saved by `save_model` (a `model.pt` or a run folder): `create_model(**config)` + its weights."
     p = Path(path); p = p / 'model.pt' if p.is_dir() else p
-    if not p.is_file(): raise FileNotFoundError(f"no model file {p}; a run writes model.pt when it finishes (or use revnet-eval --checkpoint)")
+    if not p.is_file():
+        raise FileNotFoundError(f"no model file {p}; a run writes model.pt when it finishes "
+                                "(or use revnet-eval --checkpoint)")
     try:
         d = torch.load(p, map_location=map_location, weights_only=True)
         m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
@@ -631,7 +690,7 @@ def train(callbacks=(), **options) -> Path:
     "Train with `options` (the fields of `TrainOptions`) and `callbacks`; returns the run folder. Also `revnet-train`."
     run = _setup(TrainOptions(**options), callbacks)
     _open(run)
-    with StopRequest() as run.stop:
+    with _StopRequest() as run.stop:
         _fit(run)
         if run.step == run.options.steps and run.accelerator.is_main_process:
             ev = run.last_eval
@@ -652,7 +711,7 @@ def _finish(run: Run):
     if run.stop.at is not None: _stopped(run.stop, r, run.dir, acc)
 
 # %% ../nbs/04_train.ipynb #53a9b26f
-def _stopped(stop: StopRequest, r: TrainOptions, run: Path, accelerator):
+def _stopped(stop: _StopRequest, r: TrainOptions, run: Path, accelerator):
     "After a signal: say where the run stopped and how to continue it; raise what the signal means (exit 130 or 143)."
     name = signal.Signals(stop.signal).name if stop.signal else 'another process'
     od = '' if Path(r.output_dir) == Path(DEFAULTS['output_dir']) else f' --output-dir {r.output_dir}'
@@ -681,10 +740,12 @@ def _load_checkpoint(accelerator, ck: Path, fallback: bool = True) -> Path:
     raise RuntimeError(f"--resume: no checkpoint in {ck.parent} loads (all incomplete or corrupt); "
                        "start a new run (another --id)")
 
+# %% ../nbs/04_train.ipynb #b892b659
 def params_digest(model: nn.Module, buffers: bool = True) -> str:
     "A short hash of the parameters (and buffers): identical weights give identical hashes."
     h = hashlib.sha1()
-    for k, v in sorted(model.state_dict().items() if buffers else model.named_parameters()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    for k, v in sorted(model.state_dict().items() if buffers else model.named_parameters()):
+        h.update(k.encode()); h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 def _check_replicas(accelerator, model):
@@ -708,18 +769,22 @@ def _weights(run: Path, cfg: dict, checkpoint=None) -> nn.Module:
         try: sd = load_file(f) if f.suffix == '.safetensors' else torch.load(f, map_location='cpu', weights_only=True)
         except Exception as e: raise _unreadable(f, e) from e
         m = create_model(**cfg['model_config']); m.load_state_dict(sd); return m
-    if not ck.exists(): raise FileNotFoundError(f"no {ck}: the run has not finished; pass --checkpoint {run}/checkpoints/<step-folder>")
+    if not ck.exists():
+        raise FileNotFoundError(f"no {ck}: the run has not finished; pass --checkpoint {run}/checkpoints/<step-folder>")
     return load_model(ck)
 
+# %% ../nbs/04_train.ipynb #e74e5d2b
 def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_size=None, workers=None,
                  write: bool = True) -> dict:
     "Evaluate run `id`'s weights on its test split; write `eval.json` into the run folder (if `write`) and return it."
     run = Path(output_dir) / id
-    if not (run / 'config.json').is_file(): raise FileNotFoundError(f"no run {run} (no config.json); check --id and --output-dir")
+    if not (run / 'config.json').is_file():
+        raise FileNotFoundError(f"no run {run} (no config.json); check --id and --output-dir")
     cfg = json.loads((run / 'config.json').read_text()); o = cfg['options']
     accelerator = Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
     kw = {**(o.get('data_kwargs') or {}), **({} if workers is None else dict(workers=workers))}
-    _, dl = get_dataloaders(o['dataset'], batch_size or o['batch_size'], data_dir=data_dir or o['data_dir'], seed=o['seed'], **kw)
+    _, dl = get_dataloaders(o['dataset'], batch_size or o['batch_size'], data_dir=data_dir or o['data_dir'],
+                            seed=o['seed'], **kw)
     model, dl = accelerator.prepare(_weights(run, cfg, checkpoint), dl)
     ev = evaluate(model, dl, accelerator, o.get('image_size'))
     res = dict(checkpoint=str(checkpoint or run / 'model.pt'), dataset=o['dataset'], n=ev['test_n'],
@@ -728,42 +793,48 @@ def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_si
     return res
 
 # %% ../nbs/04_train.ipynb #ec6597af
-_HELP = dict(batch_size='GLOBAL batch size (split over processes and --grad-accum micro-batches; default: the official one)',
+_HELP = dict(batch_size="GLOBAL batch size (split over processes and --grad-accum micro-batches; default: recipe's)",
              resume='continue run --id from its latest complete checkpoint (or from the checkpoint folder given)',
              stop_at='save a checkpoint and stop after this step (continue later with --resume)',
-             lr='initial learning rate; the official step schedule is scaled to it', schedule='step (official) or cosine',
-             mode='reversible (default for RevNets) | plain | checkpoint', output_dir='folder of run folders (default: runs)')
+             lr='initial learning rate; the official step schedule is scaled to it', schedule='step or cosine',
+             mode='reversible (default for RevNets) | plain | checkpoint',
+             output_dir='folder of run folders (default: runs)', quiet='no progress bar (one line per evaluation)',
+             compile='torch.compile the model', data_kwargs='extra dataset arguments, e.g. \'{"size": 256}\'',
+             model_kwargs='model overrides, e.g. \'{"patch_size": 2}\'', lr_boundaries='comma-separated steps',
+             lr_values='comma-separated learning rates')
+_csv = lambda t: lambda s: tuple(t(v) for v in s.split(','))
 
-def train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='revnet-train', description='Train a RevNet or ResNet (accelerate launch -m revnet.train for several processes).')
-    types = dict(steps=int, batch_size=int, lr=float, warmup=int, momentum=float, weight_decay=float, grad_accum=int, eval_every=int,
-                 save_every=int, log_every=int, keep=int, stop_at=int, seed=int, workers=int, image_size=int, bn_momentum=float,
-                 label_smoothing=float)
+# %% ../nbs/04_train.ipynb #1decbd2d
+def _flag_kwargs(f) -> dict:
+    "`add_argument` keywords of a `TrainOptions` field: choices from the registries, a type from the annotation."
+    choices = dict(dataset=DATASETS, model=list_models(), optimizer=list(OPTIMIZERS),
+                   mixed_precision=('no', 'fp16', 'bf16'), mode=('reversible', 'plain', 'checkpoint'))
+    special = dict(quiet=dict(action='store_true'), compile=dict(action='store_true'),
+                   resume=dict(nargs='?', const=True, metavar='CHECKPOINT'), lr_boundaries=dict(type=_csv(int)),
+                   lr_values=dict(type=_csv(float)), data_kwargs=dict(type=json.loads, metavar='JSON'),
+                   model_kwargs=dict(type=json.loads, metavar='JSON'))
+    if f.name in special: return special[f.name]
+    if f.name in choices: return dict(choices=choices[f.name])
+    return dict(type=next((t for t in (int, float) if f.type.startswith(t.__name__)), str))
+
+# %% ../nbs/04_train.ipynb #419e6072
+def _train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='revnet-train',
+                                description='Train a model (accelerate launch -m revnet.train for several processes).')
     for f in fields(TrainOptions):
-        flag, h = '--' + f.name.replace('_', '-'), _HELP.get(f.name)
-        if f.name == 'quiet': p.add_argument(flag, action='store_true', default=None, help='no progress bar (one line per evaluation)')
-        elif f.name == 'augment': p.add_argument('--no-augment', dest='augment', action='store_false', default=None, help='no random training augmentation')
-        elif f.name == 'resume': p.add_argument(flag, nargs='?', const=True, default=None, metavar='CHECKPOINT', help=h)
-        elif f.name in ('lr_boundaries', 'lr_values'):
-            p.add_argument(flag, type=lambda s, t=(int if f.name == 'lr_boundaries' else float): tuple(t(v) for v in s.split(',')),
-                           help='comma-separated ' + ('steps' if f.name == 'lr_boundaries' else 'learning rates'))
-        elif f.name == 'data_kwargs': p.add_argument(flag, type=json.loads, metavar='JSON', help='extra dataset arguments, e.g. \'{"size": 256}\'')
-        elif f.name == 'model_kwargs': p.add_argument(flag, type=json.loads, metavar='JSON', help='model overrides, e.g. \'{"patch_size": 2}\'')
-        elif f.name == 'optimizer': p.add_argument(flag, choices=list(OPTIMIZERS), help=h)
-        elif f.name == 'dataset': p.add_argument(flag, choices=DATASETS, help=h)
-        elif f.name == 'model': p.add_argument(flag, choices=list_models(), help=h)
-        elif f.name == 'mode': p.add_argument(flag, choices=('reversible', 'plain', 'checkpoint'), help=h)
-        elif f.name == 'mixed_precision': p.add_argument(flag, choices=('no', 'fp16', 'bf16'), help=h)
-        else: p.add_argument(flag, type=types.get(f.name, str), help=h)
+        if f.name == 'augment': p.add_argument('--no-augment', dest='augment', action='store_false', default=None,
+                                               help='no random training augmentation'); continue
+        p.add_argument('--' + f.name.replace('_', '-'), default=None, help=_HELP.get(f.name), **_flag_kwargs(f))
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
 # %% ../nbs/04_train.ipynb #e723b9e7
 def train_cli(argv=None) -> Path:
     "Parse `revnet-train`'s options and `train`."
-    a = vars(train_parser().parse_args(argv)); a.pop('debug')
+    a = vars(_train_parser().parse_args(argv)); a.pop('debug')
     if not a['resume'] and (a['dataset'] is None or a['model'] is None):
-        train_parser().error('--dataset and --model are required for a new run (e.g. --dataset digits --model revnet-38)')
+        _train_parser().error('--dataset and --model are required for a new run '
+                              '(e.g. --dataset digits --model revnet-38)')
     return train(**a)
 
 def main(argv=None) -> int:
@@ -771,23 +842,30 @@ def main(argv=None) -> int:
     return run_command(train_cli, argv, 'revnet-train')
 
 # %% ../nbs/04_train.ipynb #fc778e4a
-def eval_cli(argv=None) -> dict:
-    "`revnet-eval --id ID`: print top-1/top-5 error of a run's weights (or --checkpoint) on its test split; save eval.json."
+def _eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-eval', description="Evaluate a run's weights on its dataset's test split.")
-    p.add_argument('--id', help='the run (omit it for a model file with no run folder: --checkpoint FILE --dataset NAME)')
+    p.add_argument('--id', help='the run (none for a model file with no run folder: --checkpoint FILE --dataset NAME)')
     p.add_argument('--checkpoint', help='a model.pt, or a checkpoint folder of the run')
     p.add_argument('--dataset', choices=DATASETS, help='without --id: the dataset to evaluate --checkpoint on')
-    p.add_argument('--output-dir', default='runs'); p.add_argument('--data-dir'); p.add_argument('--batch-size', type=int)
-    p.add_argument('--workers', type=int)
+    p.add_argument('--output-dir', default='runs'); p.add_argument('--data-dir')
+    p.add_argument('--batch-size', type=int); p.add_argument('--workers', type=int)
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    a = p.parse_args(argv)
-    if a.id is None:                                  # a model file with no run folder, e.g. converted official weights
-        if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
-        from revnet.pretrained import evaluate_file
-        res = evaluate_file(a.checkpoint, a.dataset, a.data_dir, a.batch_size or 100, a.workers or 0)
-        PartialState().print(f"{a.checkpoint}: top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
-                             f"on {res['n']} {a.dataset} images", flush=True)
-        return res
+    return p
+
+def _eval_file(p, a) -> dict:
+    "A model file with no run folder (e.g. converted official weights) on `--dataset`."
+    if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
+    from revnet.pretrained import evaluate_file
+    res = evaluate_file(a.checkpoint, a.dataset, a.data_dir, a.batch_size or 100, a.workers or 0)
+    PartialState().print(f"{a.checkpoint}: top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
+                         f"on {res['n']} {a.dataset} images", flush=True)
+    return res
+
+# %% ../nbs/04_train.ipynb #5aca9693
+def eval_cli(argv=None) -> dict:
+    "`revnet-eval --id ID`: print the top-1/top-5 error of a run's weights (or --checkpoint); save eval.json."
+    p = _eval_parser(); a = p.parse_args(argv)
+    if a.id is None: return _eval_file(p, a)
     res = evaluate_run(a.id, a.checkpoint, a.output_dir, a.data_dir, a.batch_size, a.workers, write=False)
     st, dest = PartialState(), Path(a.output_dir) / a.id / 'eval.json'
     st.print(f"{a.id} ({res['checkpoint']}): top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
@@ -805,17 +883,19 @@ def eval_main(argv=None) -> int:
 
 # %% ../nbs/04_train.ipynb #b6484af1
 def plot_runs(runs, labels=None, axs=None, smooth: int = 10, title='Training on'):
-    "Training loss (mean of `smooth` log rows) and test accuracy against step for run folders `runs` (from metrics.jsonl)."
+    "Training loss (mean of `smooth` log rows) and test accuracy against step of run folders `runs` (metrics.jsonl)."
     import matplotlib.pyplot as plt
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(11, 3.8))
     for run, lab in zip(runs, labels or [Path(r).name for r in runs]):
         rows = read_metrics(run); ev = [m for m in rows if 'test_acc' in m]
         chunks = [rows[i:i + smooth] for i in range(0, len(rows), smooth)]
-        l, = axs[0].plot([c[-1]['step'] for c in chunks], [sum(m['loss'] for m in c) / len(c) for c in chunks], label=lab, alpha=.8)
+        l, = axs[0].plot([c[-1]['step'] for c in chunks], [sum(m['loss'] for m in c) / len(c) for c in chunks],
+                         label=lab, alpha=.8)
         axs[1].plot([m['step'] for m in ev], [100 * m['test_acc'] for m in ev], 'o-', color=l.get_color(), label=lab)
     ds = json.loads((Path(runs[0]) / 'config.json').read_text())['options']['dataset']
-    axs[0].set(xlabel='step', ylabel=f'training loss (cross-entropy, mean of {smooth} rows)', yscale='log', title=f'{title} {ds}: training loss')
-    axs[1].set(xlabel='step', ylabel='test accuracy (%)', title=f'{title} {ds}: test accuracy', ylim=(50, 100))
+    axs[0].set(xlabel='step', ylabel=f'training loss (mean of {smooth} rows)', yscale='log',
+               title=f'{title} {ds}: training loss')
+    axs[1].set(xlabel='step', ylabel='test accuracy (%)', title=f'{title} {ds}: test accuracy', ylim=(None, 100))
     for ax in axs: ax.grid(alpha=.3); ax.legend(fontsize=8)
     return axs
 
