@@ -231,7 +231,7 @@ def plot_recon_by_precision(res: dict, ax=None, title='Whole-network reconstruct
         ax.bar(xs, [max(res[lab][p].rel_l2, 1e-18) for p in precs], w, label=f'{lab}: relative L2')
         ax.plot(xs, [max(res[lab][p].max_abs, 1e-18) for p in precs], 'k_', ms=8, mew=2,
                 label='max abs' if i == 0 else None)
-    ax.set_xticks(range(len(precs)), precs, fontsize=8)
+    ax.set_xticks(range(len(precs)), precs, fontsize=8, rotation=15)
     ax.set(yscale='log', ylabel='reconstruction error', xlabel='precision', title=title)
     ax.grid(alpha=.3, axis='y'); ax.legend(fontsize=7)
     return ax
@@ -284,7 +284,7 @@ class _DueBatch:
 
 # %% ../nbs/05_inversion.ipynb #44951631
 class GradAngleMonitor(_DueBatch):
-    "Every `every`-th step, recompute the model's plain-autograd gradient on the same batch; record its angle to .grad"
+    "Every `every`-th step: the model's plain-autograd gradient on the same batch, and its angle to `.grad`."
     def __init__(self, model: nn.Module | None = None, every: int = 10):
         super().__init__(every); self.records = []
         if model is not None: self.setup(model)
@@ -312,13 +312,15 @@ def _plain_grads(mon: GradAngleMonitor, params):
         for m, md in ms.items(): m.mode = md
         mon._busy = False
 
+# %% ../nbs/05_inversion.ipynb #c639a855
 def _monitor_check(mon: GradAngleMonitor, loss=None):
     due, mon.step = mon.step % mon.every == 0, mon.step + 1
     if not due or mon._x is None or mon._dout is None: return None
     named = [(n, p) for n, p in mon.model.named_parameters() if p.requires_grad]
     ga = compare_grads([n for n, _ in named], [p.grad for _, p in named], _plain_grads(mon, [p for _, p in named]))
+    loss = None if loss is None else float(torch.as_tensor(loss).detach())
     mon.records.append(dict(step=mon.step, total_angle=ga.total_angle, max_angle=ga.max_angle,
-                            total_ratio=ga.total_ratio, loss=None if loss is None else float(loss)))
+                            total_ratio=ga.total_ratio, loss=loss))
     mon._x = mon._dout = None
     return ga
 
@@ -332,11 +334,12 @@ def _plot_angles(records, ax=None, title=None):
     ax.axhline(1, color='k', lw=.8, ls=':', label="official test's bound (1 degree)")
     ax.set(yscale='log', xlabel='training step', ylabel='angle (degrees)',
            title=title or 'Reversible vs plain gradient')
-    ax.grid(alpha=.3, which='both'); ax.legend(fontsize=7, loc='upper right')
+    ax.grid(alpha=.3, which='both'); hs = ax.get_legend_handles_labels()
     if any(r.get('loss') is not None for r in records):
         a2, ls = ax.twinx(), [(r['step'], r['loss']) for r in records if r.get('loss') is not None]
-        a2.plot(*zip(*ls), color='gray', alpha=.5, label='training loss')
-        a2.set_ylabel('cross-entropy loss (nats)'); a2.legend(fontsize=7, loc='upper center')
+        a2.plot(*zip(*ls), color='gray', alpha=.5, label='training loss (right axis)')
+        a2.set_ylabel('cross-entropy loss (nats)'); hs = [a + b for a, b in zip(hs, a2.get_legend_handles_labels())]
+    ax.legend(*hs, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.2), ncol=2)
     return ax
 
 # %% ../nbs/05_inversion.ipynb #8c04d3bc

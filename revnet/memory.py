@@ -144,15 +144,18 @@ def _group(records, key):
 def plot_memory_against(records, x='units', what: str = 'retained', xlabel=None, ax=None, title=None):
     "`what` (MiB) against `x` (a record field, or a function of a record), one line per model and mode."
     import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(6, 3.6))
+    if ax is None: _, ax = plt.subplots(figsize=(7, 3.4))
     key = (lambda r: r.units[0]) if x == 'units' else x if callable(x) else (lambda r: getattr(r, x))
+    xs = sorted({key(r) for r in records})
     for (model, mode), rs in _group(records, lambda r: (r.model, r.mode)).items():
         rs = sorted(rs, key=key)
         ax.plot([key(r) for r in rs], [getattr(r, what) / MiB for r in rs], color=_color(model), **_STYLE[mode],
                 label=f'{model} {mode}')
+    ax.set_xscale('log', base=2); ax.set_xticks(xs, [str(v) for v in xs]); ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set(xlabel=xlabel or ('units per stage (a ViT: blocks)' if x == 'units' else str(x)), ylabel=f'{what} (MiB)',
-           xscale='log', yscale='log', title=title or f'{what} memory ({_desc(records)})')
-    ax.grid(alpha=.3, which='both'); ax.legend(fontsize=7, ncol=2)
+           yscale='log', title=title or f'{what} memory ({_desc(records)})')
+    ax.grid(alpha=.3, which='both'); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1, 1))
+    ax.figure.tight_layout()
     return ax
 
 # %% ../nbs/06_memory.ipynb #d6112244
@@ -206,8 +209,6 @@ def memory_cli(argv=None):
 def main(argv=None) -> int:
     "Exit status 0 when the measurement was saved (`revnet.core.run_command`)."
     return run_command(memory_cli, argv, 'python -m revnet.memory')
-
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
 
 # %% ../nbs/06_memory.ipynb #166f647b
 def plot_memory_models(records, batch_size: int | None = None, title='Memory by model and mode'):
@@ -433,3 +434,6 @@ def memory_explorer(device='cpu', widgets: bool | None = None, **values) -> Expl
     kw = dict(model='revnet-38', mode='reversible', dtype='float32', batch_size=8, units=None) | values
     show = _show_explored if (has_widget_frontend() if widgets is None else widgets) else _print_explored
     return Explorer(lambda **v: _explore(**v, device=device), show, _memory_controls, widgets, **kw)
+
+# %% ../nbs/06_memory.ipynb #0980f9b0
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # `python -m revnet.memory`: all defined now
