@@ -23,8 +23,8 @@ from .data import get_dataloaders, dataset_info, DATASETS
 # %% auto #0
 __all__ = ['RECIPE_FAMILIES', 'RECIPES', 'OPTIMIZERS', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions',
            'register_recipe', 'recipes', 'resolve_options', 'LRSchedule', 'checkpoints', 'latest_checkpoint',
-           'read_metrics', 'evaluate', 'TrainState', 'Run', 'save_model', 'load_model', 'train', 'params_digest',
-           'evaluate_run', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+           'read_metrics', 'evaluate', 'TrainState', 'Run', 'save_model', 'load_model', 'train', 'evaluate_run',
+           'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -50,7 +50,7 @@ class TrainOptions:
     data_dir: str | None = None
     data_kwargs: dict | None = None     # extra arguments of the dataset (e.g. synthetic: size, shape)
     augment: bool | None = None         # random training augmentation (default: on)
-    image_size: int | None = None       # _resize batches to image_size x image_size on the device (digits: 8, native)
+    image_size: int | None = None       # resize batches to image_size x image_size on the device (digits: 8, native)
     bn_momentum: float | None = None    # BatchNorm running-average momentum (default: the model's, official 0.01)
     model_kwargs: dict | None = None    # further create_model overrides (e.g. a ViT's img_size, patch_size)
     output_dir: str | None = None       # run folders go to output_dir/id (default runs/)
@@ -168,10 +168,10 @@ def _check_choices(r: TrainOptions):
     if r.mixed_precision not in (None, 'no', 'fp16', 'bf16'):
         raise ValueError(f"unknown mixed precision {r.mixed_precision!r}; choose no, fp16 or bf16")
 
-# %% ../nbs/04_train.ipynb #836f0513
 _AT_LEAST = dict(steps=1, batch_size=1, grad_accum=1, eval_every=1, save_every=1, log_every=1, keep=1, momentum=0,
                  weight_decay=0, warmup=0, image_size=1, workers=0)   # None (image_size, workers): not given
 
+# %% ../nbs/04_train.ipynb #836f0513
 def _check_values(r: TrainOptions) -> TrainOptions:
     "Refuse option values out of range, saying which and why."
     _check_choices(r)
@@ -302,7 +302,7 @@ class _Meter:
 
 # %% ../nbs/04_train.ipynb #de9340d8
 def _resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    "Area-_resize a batch of images to `size` x `size` (no-op for None or the same size)."
+    "Area-resize a batch of images to `size` x `size` (no-op for None or the same size)."
     return x if size is None or x.shape[-2:] == (size, size) else F.interpolate(x, size=(size, size), mode='area')
 
 # %% ../nbs/04_train.ipynb #88a420d9
@@ -334,6 +334,7 @@ RESUME_CHANGEABLE = ('id', 'eval_every', 'save_every', 'log_every', 'keep', 'sto
 def _run_dir(o: TrainOptions) -> Path: return Path(o.output_dir or DEFAULTS['output_dir']) / o.id
 def _jsonable(v): return json.loads(json.dumps(v, default=str))
 
+# %% ../nbs/04_train.ipynb #ee771da8
 def _stored_options(o: TrainOptions) -> dict:
     "The options in the run's `config.json`; refused if `o` changes one that is not `RESUME_CHANGEABLE`."
     if not o.id: raise ValueError("--resume needs the --id of the run to continue")
@@ -741,7 +742,7 @@ def _load_checkpoint(accelerator, ck: Path, fallback: bool = True) -> Path:
                        "start a new run (another --id)")
 
 # %% ../nbs/04_train.ipynb #b892b659
-def params_digest(model: nn.Module, buffers: bool = True) -> str:
+def _params_digest(model: nn.Module, buffers: bool = True) -> str:
     "A short hash of the parameters (and buffers): identical weights give identical hashes."
     h = hashlib.sha1()
     for k, v in sorted(model.state_dict().items() if buffers else model.named_parameters()):
@@ -751,7 +752,7 @@ def params_digest(model: nn.Module, buffers: bool = True) -> str:
 def _check_replicas(accelerator, model):
     "With several processes: print each process's parameter hash and fail if they differ."
     if accelerator.num_processes == 1: return
-    d = params_digest(accelerator.unwrap_model(model), buffers=False)   # BN running stats are per process between steps
+    d = _params_digest(accelerator.unwrap_model(model), buffers=False)   # BN statistics are per process
     print(f"rank {accelerator.process_index}: parameters sha1 {d}", flush=True)
     ds = [None] * accelerator.num_processes
     torch.distributed.all_gather_object(ds, d)
@@ -852,6 +853,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
+# %% ../nbs/04_train.ipynb #b3b98bde
 def _eval_file(p, a) -> dict:
     "A model file with no run folder (e.g. converted official weights) on `--dataset`."
     if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
@@ -877,6 +879,7 @@ def eval_cli(argv=None) -> dict:
                   file=sys.stderr)
     return res
 
+# %% ../nbs/04_train.ipynb #d5cb2a78
 def eval_main(argv=None) -> int:
     "`revnet-eval`: exit status 0 when the weights were evaluated (`revnet.core.run_command`)."
     return run_command(eval_cli, argv, 'revnet-eval')
