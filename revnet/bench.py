@@ -38,7 +38,7 @@ def optional_libs() -> dict:
 
 # %% ../nbs/07_benchmark.ipynb #99fd3092
 def _replace_rev_sequences(model: nn.Module, wrap) -> nn.Module:
-    "A deep copy of `model` in 'reversible' mode with every `RevSequence` replaced by `wrap(seq)`; error if there is none."
+    "A deep copy of `model` in 'reversible' mode, every `RevSequence` replaced by `wrap(seq)`; error if there is none."
     if not any(isinstance(m, RevSequence) for m in model.modules()):
         raise ValueError(f"{type(model).__name__} has no RevSequence to re-wrap: use a revnet-* model")
     model = set_mode(copy.deepcopy(model), 'reversible')
@@ -48,8 +48,9 @@ def _replace_rev_sequences(model: nn.Module, wrap) -> nn.Module:
         setattr(model.get_submodule(parent) if parent else model, attr, wrap(seq))
     return model
 
+# %% ../nbs/07_benchmark.ipynb #1d92d0f4
 def to_memcnn(model: nn.Module) -> nn.Module:
-    "A copy of the revnet `model` whose couplings run as `memcnn.InvertibleModuleWrapper(memcnn.AdditiveCoupling(F, G), keep_input=False)`."
+    "A copy of the revnet `model` whose couplings run as memcnn's `InvertibleModuleWrapper(AdditiveCoupling(F, G))`."
     def wrap(seq):
         import memcnn  # imported once a RevSequence is found: a wrong model is reported before a missing library
         return nn.Sequential(*[memcnn.InvertibleModuleWrapper(memcnn.AdditiveCoupling(b.F, b.G, split_dim=seq.dim),
@@ -75,6 +76,7 @@ _TWINS = {  # arch -> (name of the non-reversible twin of a config, the twin's c
     'revvit': (lambda c: 'vit-' + c.name.split('-', 1)[1], lambda c: {'depth': c.depth}),  # a block: attention + MLP
 }
 
+# %% ../nbs/07_benchmark.ipynb #810dc552
 def resnet_twin(model: str) -> str:
     "The non-reversible twin of `model`: the ResNet of its family and block type, or the ViT of a Rev-ViT."
     c = model_config(model)
@@ -94,6 +96,7 @@ _BUILDERS = {'reversible': _moded('reversible'), 'plain': _moded('plain'), 'chec
              'reversible+compile': lambda rev, *_: torch.compile(set_mode(copy.deepcopy(rev), 'reversible')),
              'reversible+fused': _moded('reversible')}   # its optimizer steps in backward (`_optimizer`)
 
+# %% ../nbs/07_benchmark.ipynb #4b51c394
 def _optimizer(v, m, lr):
     "The optimizer of variant `v`: SGD with momentum, fused into backward for the '+fused' variants."
     if v.endswith('+fused'): return FusedOptimizer(m, torch.optim.SGD, lr=lr, momentum=0.9)
@@ -149,6 +152,7 @@ def unit_bn(model: nn.Module) -> nn.BatchNorm2d | None:
     roots = [m for m in model.modules() if isinstance(m, kinds) and has_bn(m)] or [model]   # depth 1: no such unit
     return next((b for b in roots[0].modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)), None)
 
+# %% ../nbs/07_benchmark.ipynb #37ac5d34
 def bn_moves(model, x, y, amp=None) -> int | None:
     "How many times one training step of a copy of `model` updates the statistics of `unit_bn` (None: no BatchNorm)."
     m = copy.deepcopy(model)
@@ -161,11 +165,12 @@ def bn_moves(model, x, y, amp=None) -> int | None:
 # %% ../nbs/07_benchmark.ipynb #8e5e5680
 import re
 def canonical_name(name: str) -> str:
-    "The revnet name of a parameter of a memcnn or revlib variant (`blocks.3._fn.Fm.2.weight` -> `blocks.3.F.2.weight`)."
+    "The revnet name of a parameter of a memcnn or revlib variant (`blocks.3._fn.Fm.2.weight`: `blocks.3.F.2.weight`)."
     name = name.replace('._fn.Fm.', '.F.').replace('._fn.Gm.', '.G.')
     return re.sub(r'\.(\d+)-([01])\.wrapped_module\.wrapped_module\.',
                   lambda m: f".{m[1]}.{'FG'[int(m[2])]}.", name)
 
+# %% ../nbs/07_benchmark.ipynb #8bc612b5
 def _grads(model, x, amp=None, dtype=None) -> dict:
     "{canonical parameter name: gradient} after backward of a fixed linear function of `model(x)`."
     m = copy.deepcopy(model).to(dtype) if dtype else copy.deepcopy(model)
@@ -177,11 +182,12 @@ def _grads(model, x, amp=None, dtype=None) -> dict:
     return {canonical_name(n): p.grad.double() for n, p in m.named_parameters()}
 
 def grad_error(model, ref, x, amp=None, dtype=None, ref_dtype=None) -> float:
-    "Max over parameters of the relative L2 error of `model`'s gradients against `ref`'s (same weights), matched by name."
+    "Max over parameters of the relative L2 error of `model`'s gradients against `ref`'s (same weights), by name."
     g, r = _grads(model, x, amp, dtype), _grads(ref, x, None, ref_dtype or dtype)
     if g.keys() != r.keys(): raise ValueError(f"parameters do not match: {sorted(g.keys() ^ r.keys())[:4]}")
     return max(((g[k] - r[k]).norm() / r[k].norm().clamp_min(1e-30)).item() for k in r)
 
+# %% ../nbs/07_benchmark.ipynb #d475e8b8
 def grad_errors(model, plain, x, amp=None) -> dict:
     "Gradient relative errors of `model` against `plain`: fp32 and fp64, or (with `amp`) autocast against fp64 plain."
     if amp is None: return {'grad_err_fp32': grad_error(model, plain, x),
@@ -200,6 +206,7 @@ class BenchResult:
 
 def _err(e): return f'{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ""}'[:300]
 
+# %% ../nbs/07_benchmark.ipynb #311f0824
 def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: None):
     "Warm up, then time `repeats` steps of every live variant, alternating and rotating their order."
     live = []
@@ -234,6 +241,7 @@ def _peaks(v, m, opt, x, y, amp) -> dict:
     tensors = None if v.endswith('+compile') else sum(step_memory(m, opt, x, y, amp).peak.values())
     return dict(peak_mib=tensors, peak_rss_mib=peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20)
 
+# %% ../nbs/07_benchmark.ipynb #9f6bb3c5
 def _measure(v, m, opt, init, x, y, amp, row):
     "Memory, gradient errors (on the untrained weights `init`) and BatchNorm moves of one variant; fills `row`."
     try:
@@ -271,8 +279,9 @@ def machine_info(device) -> dict:
                                  cwd=Path(__file__).parent if '__file__' in globals() else None).stdout.strip()
     except Exception: commit = ''
     import revnet
-    return dict(device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
-                torch=torch.__version__, python=platform.python_version(), platform=platform.platform(), cpu_count=os.cpu_count(),
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()
+    return dict(device=str(device), device_name=name, torch=torch.__version__, python=platform.python_version(),
+                platform=platform.platform(), cpu_count=os.cpu_count(),
                 torch_threads=torch.get_num_threads(), revnet=revnet.__version__, git_commit=commit, **optional_libs(),
                 date=time.strftime('%Y-%m-%d %H:%M:%S'))
 
@@ -287,6 +296,7 @@ def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
     x = torch.randn(batch_size, cfg.in_chans, s, s, generator=g).to(device)
     return models, skipped, x, torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
 
+# %% ../nbs/07_benchmark.ipynb #1a221601
 def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
     "Time every variant in precision `p`: (amp, optimizers, {variant: row})."
     amp = PRECISIONS[p]
@@ -336,6 +346,7 @@ _COLS = [('bench', '{}'), ('variant', '{}'), ('precision', '{}'), ('step_ms', '{
 
 def _fmt(v, f): return '-' if v is None else f.format(v)
 
+# %% ../nbs/07_benchmark.ipynb #5b7fcdb1
 def _table(self: BenchResult) -> str:
     "The rows as an aligned text table, with a header line describing the run."
     i = self.info
@@ -345,6 +356,7 @@ def _table(self: BenchResult) -> str:
     w = [max(len(row[j]) for row in cells) for j in range(len(_COLS) - 1)]
     return '\n'.join([head] + ['  '.join(c.rjust(n) for c, n in zip(row, w)) + '  ' + row[-1] for row in cells])
 
+# %% ../nbs/07_benchmark.ipynb #2b829bde
 def _save(self: BenchResult, out) -> tuple[Path, Path]:
     "Write `out`.json (info and rows) and `out`.csv (rows); return both paths."
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
@@ -400,27 +412,33 @@ def plot_benchmark(res: BenchResult, bench: str | None = None, figsize=(13, 3.4)
 
 # %% ../nbs/07_benchmark.ipynb #5efaef6b
 class _Tracker(TorchDispatchMode):
-    "Logs each storage an op allocates as (key, bytes, `label()`), and its free as (key, -bytes, None)."
-    def __init__(self, label): super().__init__(); self.label, self.log, self.live, self.n = label, [], {}, 0
+    "After every op: the bytes of each live storage allocated in the `with` block, by its `label()` at allocation."
+    def __init__(self, label):
+        super().__init__(); self.label, self.live, self.series, self.best, self.n = label, {}, [], (0,), 0
     def __torch_dispatch__(self, f, types, args=(), kwargs=None):
         out = f(*args, **(kwargs or {}))
         for t in tree_leaves(out):
             if isinstance(t, torch.Tensor) and t.device.type != 'meta': self._see(t.untyped_storage())
-        return out
+        self._sample(); return out
     def _see(self, s):
-        if id(s) in self.live or s.nbytes() == 0: return
-        self.n += 1; self.live[id(s)] = self.n
-        self.log.append((self.n, s.nbytes(), self.label()))
-        weakref.finalize(s, self._free, id(s), self.n, s.nbytes())   # storage objects live as long as the storage
-    def _free(self, i, k, nb): self.live.pop(i, None); self.log.append((k, -nb, None))
+        if id(s) in self.live: return
+        self.n += 1; self.live[id(s)] = (self.n, weakref.ref(s), self.label())
+        weakref.finalize(s, self.live.pop, id(s), None)   # storage objects live as long as the storage
+    def _sample(self):   # at each storage's size now: memcnn frees an input by resizing its storage to 0
+        now = [(k, r().nbytes(), l) for k, r, l in list(self.live.values()) if r() is not None]
+        by = {}
+        for _, nb, l in now: by[l] = by.get(l, 0) + nb
+        self.series.append(by)
+        if sum(by.values()) > self.best[0]: self.best = (sum(by.values()), len(self.series) - 1, now)
 
-# %% ../nbs/07_benchmark.ipynb #1588c3ea
+# %% ../nbs/07_benchmark.ipynb #4b53e7fc
 def _label(phase, path, node, part_of):
     "The part of a step an allocation belongs to, from the phase, the module running and the autograd node."
     if phase != 'backward': return f'{phase}: {part_of(path)}' if path else phase
     if path: return f'recompute: {part_of(path)}'
     return 'backward: reversible core' if node and 'RevFunction' in node else 'backward: gradients'
 
+# %% ../nbs/07_benchmark.ipynb #5cb5dee0
 @contextmanager
 def _module_paths(model, stack):
     "Keep `stack` the paths of `model`'s modules whose forward is running (global module hooks, removed on exit)."
@@ -449,7 +467,7 @@ def _tracked_step(model, opt, x, y, amp=None):
         state['phase'] = 'backward'; loss.backward()
         state['phase'] = 'optimizer'; opt.step(); del loss
     ks = [tr.live.get(id(p.grad.untyped_storage())) for p in model.parameters() if p.grad is not None]
-    return tr, {k for k in ks if k is not None}
+    return tr, {k[0] for k in ks if k is not None}
 
 # %% ../nbs/07_benchmark.ipynb #7223166f
 @dataclass
@@ -461,43 +479,43 @@ class StepMemory:
     peak_at: int
     def plot(self, ax=None, title=''): return _plot_timeline(self, ax, title)
 
+# %% ../nbs/07_benchmark.ipynb #94f6db72
 def step_memory(model, opt, x, y, amp=None) -> StepMemory:
-    "What one training step of `model` (with `opt`) allocates: the live MiB by part after every event, and at the peak."
+    "What one training step of `model` (with `opt`) allocates: the live MiB by part after every op, and at the peak."
     tr, grads = _tracked_step(model, opt, x, y, amp)
-    labels = list(dict.fromkeys(l for _, _, l in tr.log if l))
-    live, cur, series, best = {}, dict.fromkeys(labels, 0), [], (0, 0, {})
-    for k, nb, l in tr.log:
-        if nb > 0: live[k] = (nb, l); cur[l] += nb
-        elif k in live: n, l0 = live.pop(k); cur[l0] -= n
-        series.append([cur[l] / 2**20 for l in labels])
-        if sum(cur.values()) > best[0]: best = (sum(cur.values()), len(series) - 1, dict(live))
+    labels = list(dict.fromkeys(l for row in tr.series for l in row))
+    series = [[row.get(l, 0) / 2**20 for l in labels] for row in tr.series]
     peak = {}
-    for k, (nb, l) in best[2].items():
+    for k, nb, l in tr.best[2] if len(tr.best) > 1 else []:
         l = 'parameter gradients' if k in grads else l; peak[l] = peak.get(l, 0) + nb / 2**20
-    return StepMemory(labels, series, peak, best[1])
+    return StepMemory(labels, series, {l: v for l, v in peak.items() if v}, tr.best[1] if len(tr.best) > 1 else 0)
 
 # %% ../nbs/07_benchmark.ipynb #62857a0d
-def _plot_timeline(self: StepMemory, ax=None, title=''):
+def _plot_timeline(self: StepMemory, ax=None, title='', colors=None):
     "Stacked live MiB by part over the events of the step, the peak marked."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(6, 3.2))
     keep = [j for j, l in enumerate(self.labels) if max(r[j] for r in self.series) >= 0.5]
     ax.stackplot(range(len(self.series)), *[[r[j] for r in self.series] for j in keep],
-                 labels=[self.labels[j] for j in keep], linewidth=0)
+                 labels=[self.labels[j] for j in keep], linewidth=0,
+                 colors=[(colors or {}).get(self.labels[j], plt.cm.tab20(j % 20)) for j in keep])
     ax.axvline(self.peak_at, c='k', lw=.8, ls='--')
-    ax.set(xlabel='allocation/free events of one step', ylabel='MiB of tensors', title=title)
+    ax.set(xlabel='operations of one step', ylabel='MiB of tensors', title=title)
     ax.legend(fontsize=6, loc='upper left'); return ax
 
+# %% ../nbs/07_benchmark.ipynb #af4d469b
 def plot_peak_breakdown(res: dict, figsize=(11, 3.4)):
     "Left: the timeline of the first `StepMemory` of `res` ({variant: StepMemory}); right: each one's peak by part."
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=figsize, gridspec_kw=dict(width_ratios=(1.2, 1)))
-    k0 = next(iter(res)); res[k0].plot(a, f'{k0}: tensors alive during one step')
-    parts = list(dict.fromkeys(l for r in res.values() for l in r.peak))
+    k0 = next(iter(res))
+    parts = list(dict.fromkeys([l for r in res.values() for l in r.peak] + res[k0].labels))
+    colors = {l: plt.cm.tab20(j % 20) for j, l in enumerate(parts)}
+    _plot_timeline(res[k0], a, f'{k0}: tensors alive during one step', colors)
     left = [0.] * len(res)
-    for l in parts:
+    for l in [l for l in parts if any(r.peak.get(l) for r in res.values())]:
         v = [r.peak.get(l, 0) for r in res.values()]
-        b.barh(list(res), v, left=left, label=l); left = [s + t for s, t in zip(left, v)]
+        b.barh(list(res), v, left=left, label=l, color=colors[l]); left = [s + t for s, t in zip(left, v)]
     b.invert_yaxis(); b.set(xlabel='MiB alive at the peak', title='Peak of the step, by part')
     b.legend(fontsize=6, loc='lower right'); fig.tight_layout(); return fig
 
@@ -512,6 +530,7 @@ def _kind(key: str) -> str:
     "The kind of profiled operator `key` (see `_OP_KINDS`), or 'other'."
     return next((k for k, pats in _OP_KINDS.items() if any(p in key for p in pats)), 'other')
 
+# %% ../nbs/07_benchmark.ipynb #8ef5291e
 def time_breakdown(model, opt, x, y, amp=None) -> dict:
     "Self CPU milliseconds of one profiled training step of `model`, summed by operator kind."
     from torch.profiler import profile, ProfilerActivity
@@ -534,7 +553,7 @@ def floor_ratio(plain, opt, x, y, rounds: int = 5) -> tuple[float, list]:
 # %% ../nbs/07_benchmark.ipynb #9bed9a65
 def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-bench',
-                                description='revnet vs memcnn, revlib and checkpointing on one network, identical weights')
+                                description='revnet vs memcnn, revlib and checkpointing, one network, same weights')
     p.add_argument('--model', default='revnet-164,revvit-tiny',
                    help='comma-separated reversible models (revnet-*, revvit-*; default revnet-164,revvit-tiny)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: CUDA if available, else CPU)')
@@ -561,6 +580,7 @@ def _merge(res: list) -> BenchResult:
     return BenchResult([r for b in res for r in b.rows], dict(i, model=','.join(b.info['model'] for b in res),
                        depth=[b.info['depth'] for b in res], runs=[b.info for b in res]))
 
+# %% ../nbs/07_benchmark.ipynb #e65ea6fe
 def bench_cli(argv=None) -> BenchResult:
     "Parse `revnet-bench`'s options, run the benchmark (comparison libraries' warnings filtered), print and save it."
     a = bench_parser().parse_args(argv)
@@ -580,6 +600,7 @@ def bench_cli(argv=None) -> BenchResult:
     print(f'wrote {a.out}.json and {a.out}.csv', file=sys.stderr)
     return res
 
+# %% ../nbs/07_benchmark.ipynb #7bad3452
 def main(argv=None) -> int:
     "`revnet-bench`: exit status 0 when the benchmark ran (`revnet.core.run_command`)."
     return run_command(bench_cli, argv, 'revnet-bench')

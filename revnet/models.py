@@ -28,7 +28,8 @@ def bn(c: int, eps: float = 1e-3, momentum: float = 0.01) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=eps, momentum=momentum)
 
 # %% ../nbs/02_models.ipynb #a83b183d
-def residual_fn(block: str, cin: int, cout: int, stride: int = 1, preact: bool = True, eps=1e-3, momentum=0.01) -> nn.Sequential:
+def residual_fn(block: str, cin: int, cout: int, stride: int = 1, preact: bool = True, eps=1e-3,
+                momentum=0.01) -> nn.Sequential:
     "Pre-activation residual function: 'basic' (2 3x3 convs) or 'bottleneck' (1x1, 3x3, 1x1 with width cout/4)."
     if block == 'basic': convs = [conv(cin, cout, 3, stride), conv(cout, cout, 3)]
     elif block == 'bottleneck':
@@ -46,7 +47,8 @@ class PoolPad(nn.Module):
     "Parameter-free shortcut: average-pool by `stride`, then zero-pad channels from `cin` to `cout` (half each side)."
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
-        if cout < cin or (cout - cin) % 2: raise ValueError(f"PoolPad pads {cin} to {cout} channels: need cout >= cin and an even difference")
+        if cout < cin or (cout - cin) % 2:
+            raise ValueError(f"PoolPad pads {cin} to {cout} channels: need cout >= cin and an even difference")
         self.cin, self.cout, self.stride = cin, cout, stride
     def forward(self, x):
         if self.stride > 1: x = F_.avg_pool2d(x, self.stride, self.stride)
@@ -54,6 +56,7 @@ class PoolPad(nn.Module):
         return F_.pad(x, (0, 0, 0, 0, p, p)) if p else x
     def extra_repr(self): return f'{self.cin}, {self.cout}, stride={self.stride}'
 
+# %% ../nbs/02_models.ipynb #5a9be773
 def shortcut(block: str, cin: int, cout: int, stride: int = 1) -> nn.Module:
     "The official shortcut: identity when shapes agree, else pool+pad (basic) or a 1x1 projection (bottleneck)."
     if stride == 1 and cin == cout: return nn.Identity()
@@ -74,7 +77,8 @@ class RevDownUnit(nn.Module):
     invertible = False
     def __init__(self, block, cin, cout, stride=1, preact=True, eps=1e-3, momentum=0.01):
         super().__init__()
-        if cin % 2 or cout % 2: raise ValueError(f"a RevNet unit splits channels in halves: got {cin} -> {cout}; use even widths")
+        if cin % 2 or cout % 2:
+            raise ValueError(f"a RevNet unit splits channels in halves: got {cin} -> {cout}; use even widths")
         h, o = cin // 2, cout // 2
         self.F = residual_fn(block, h, o, stride, preact, eps, momentum)
         self.G = residual_fn(block, o, o, 1, True, eps, momentum)
@@ -85,13 +89,15 @@ class RevDownUnit(nn.Module):
         y2 = self.G(y1) + self.s2(x2)
         return torch.cat([y1, y2], 1)
 
+# %% ../nbs/02_models.ipynb #7241c097
 def rev_unit(block, c, eps=1e-3, momentum=0.01) -> AdditiveCoupling:
     "Invertible RevNet unit on `c` channels: F and G are residual functions on c/2 channels."
     return AdditiveCoupling(residual_fn(block, c // 2, c // 2, 1, True, eps, momentum),
                             residual_fn(block, c // 2, c // 2, 1, True, eps, momentum))
 
 # %% ../nbs/02_models.ipynb #f0d4f4c0
-def _needs_grad(m, x): return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in m.parameters()))
+def _needs_grad(m, x):
+    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in m.parameters()))
 
 # %% ../nbs/02_models.ipynb #ef102675
 class ResStage(Moded, nn.Sequential):
@@ -116,10 +122,11 @@ class RevStage(Moded, nn.Module):
         self.down, self.blocks = down, RevSequence(*units, mode=mode)
         self.mode = mode
     def forward(self, x):
-        x = checkpointed(self.down, x, module=self.down) if self.mode != 'plain' and _needs_grad(self.down, x) else self.down(x)
+        ckpt = self.mode != 'plain' and _needs_grad(self.down, x)
+        x = checkpointed(self.down, x, module=self.down) if ckpt else self.down(x)
         return self.blocks(x)
     def inverse(self, y):
-        "Reconstruct the input of the stage's reversible sequence (the downsampling unit's output) from the stage output."
+        "The input of the stage's reversible sequence (the downsampling unit's output), from the stage's output."
         return self.blocks.inverse(y)
 
 # %% ../nbs/02_models.ipynb #fd23996a
@@ -145,7 +152,8 @@ class ModelConfig:
     def __post_init__(self):
         for k in ('units', 'filters', 'strides'): setattr(self, k, tuple(getattr(self, k)))
         if len(self.filters) != len(self.units) + 1 or len(self.strides) != len(self.units):
-            raise ValueError(f"{self.name}: need len(filters) == len(units) + 1 == len(strides) + 1, got {self.filters}, {self.units}, {self.strides}")
+            raise ValueError(f"{self.name}: need len(filters) == len(units) + 1 == len(strides) + 1, got "
+                             f"{self.filters}, {self.units}, {self.strides}")
     @property
     def depth(self) -> int:
         "Layers as counted in the model's name: first conv + FC + the units' convs (F and G both count in a RevNet)."
@@ -163,7 +171,8 @@ class ModelConfig:
 
 # %% ../nbs/02_models.ipynb #b871d0e8
 _C = dict(family='cifar', strides=(1, 2, 2), init_filter=3, init_stride=1, init_max_pool=False, num_classes=10)
-_I = dict(family='imagenet', block='bottleneck', strides=(1, 2, 2, 2), init_filter=7, init_stride=2, init_max_pool=True, num_classes=1000)
+_I = dict(family='imagenet', block='bottleneck', strides=(1, 2, 2, 2), init_filter=7, init_stride=2, init_max_pool=True,
+          num_classes=1000)
 MODEL_CONFIGS = {c.name: c for c in [
     ModelConfig('resnet-32',  arch='resnet', block='basic',      units=(5, 5, 5),    filters=(16, 16, 32, 64), **_C),
     ModelConfig('resnet-110', arch='resnet', block='basic',      units=(18, 18, 18), filters=(16, 16, 32, 64), **_C),
@@ -196,7 +205,8 @@ class TFSameConv2d(nn.Conv2d):
 class TFSameMaxPool2d(nn.MaxPool2d):
     "Max-pooling with TensorFlow's 'SAME' padding (padded pixels never win)."
     def forward(self, x):
-        return F_.max_pool2d(tf_same_pad(x, self.kernel_size, self.stride, float('-inf')), self.kernel_size, self.stride)
+        x = tf_same_pad(x, self.kernel_size, self.stride, float('-inf'))
+        return F_.max_pool2d(x, self.kernel_size, self.stride)
 
 # %% ../nbs/02_models.ipynb #d7b2f8c4
 def use_tf_padding(model: nn.Module) -> nn.Module:
@@ -232,6 +242,7 @@ def _rev_sequences(model: nn.Module) -> list:
         if isinstance(m, RevSequence) and not any(n.startswith(o + '.') for o, _ in out): out.append((n, m))
     return out
 
+# %% ../nbs/02_models.ipynb #5f0672bd
 def _part_of(model: nn.Module, path: str) -> str:
     "'stem', 'stage entries', 'reversible runs', 'residual units' or 'head': the part of `model` at module `path`."
     p = path.split('.')
@@ -276,10 +287,12 @@ class RevResNet(Net):
         for s, (n, stride) in enumerate(zip(cfg.units, cfg.strides)):
             cin, cout, pre = w[s], w[s + 1], s > 0
             if cfg.arch == 'resnet':
-                us = [ResUnit(cfg.block, cin, cout, stride, pre, e, m)] + [ResUnit(cfg.block, cout, cout, 1, True, e, m) for _ in range(n - 1)]
+                us = [ResUnit(cfg.block, cin, cout, stride, pre, e, m)]
+                us += [ResUnit(cfg.block, cout, cout, 1, True, e, m) for _ in range(n - 1)]
                 self.stages.append(ResStage(*us))
             elif cfg.arch == 'revnet':
-                self.stages.append(RevStage(RevDownUnit(cfg.block, cin, cout, stride, pre, e, m), [rev_unit(cfg.block, cout, e, m) for _ in range(n - 1)]))
+                down = RevDownUnit(cfg.block, cin, cout, stride, pre, e, m)
+                self.stages.append(RevStage(down, [rev_unit(cfg.block, cout, e, m) for _ in range(n - 1)]))
             else: raise ValueError(f"unknown arch {cfg.arch!r}; choose 'resnet' or 'revnet'")
         self.norm = nn.Sequential(bn(w[-1], e, m), nn.ReLU())
         self.fc = nn.Linear(w[-1], cfg.num_classes)
@@ -296,8 +309,9 @@ class RevResNet(Net):
 
     @torch.no_grad()
     def reconstruct(self, x):
-        "[(input, reconstructed input)] of each RevNet stage's reversible sequence, from one forward of `x` (no state changed)."
-        if self.config.arch != 'revnet': raise ValueError(f"{self.config.name} is not a RevNet: it has no invertible stages to reconstruct")
+        "[(input, reconstructed input)] of each stage's invertible run, from one forward of `x` (no state changed)."
+        if self.config.arch != 'revnet':
+            raise ValueError(f"{self.config.name} is not a RevNet: it has no invertible stages to reconstruct")
         out = []
         with frozen_bn_stats(self):
             x = self.stem(x)
@@ -339,6 +353,7 @@ def model_config(name: str, **overrides):
     if bad: raise TypeError(f"unknown {type(cfg).__name__} field(s) {bad}; valid fields: {sorted(valid)}")
     return replace(cfg, **overrides)
 
+# %% ../nbs/02_models.ipynb #186b7669
 def create_model(name: str, num_classes: int | None = None, mode: str | None = None, **overrides) -> nn.Module:
     "Build the registered model `name` (see `list_models`) with `num_classes` outputs, running in `mode`."
     cfg = model_config(name, num_classes=num_classes, mode=mode, **overrides)

@@ -59,7 +59,9 @@ def rng_scope(key):
     cuda = dev.type == 'cuda'
     with torch.random.fork_rng(devices=[dev] if cuda else [], device_type='cuda'):
         torch.default_generator.manual_seed(s)
-        if cuda: torch.cuda.default_generators[dev.index if dev.index is not None else torch.cuda.current_device()].manual_seed(s)
+        if cuda:
+            i = dev.index if dev.index is not None else torch.cuda.current_device()
+            torch.cuda.default_generators[i].manual_seed(s)
         with block_rng(None): yield
 
 # %% ../nbs/01_reversible.ipynb #bd157d64
@@ -160,8 +162,10 @@ def _bn_stats(m):
 def _other_buffers(m):
     "(module, name) of every other buffer of `m`."
     skip = {(id(b), n) for b, n in _bn_stats(m)}
-    return [(mod, n) for mod in m.modules() for n, t in mod._buffers.items() if t is not None and (id(mod), n) not in skip]
+    return [(mod, n) for mod in m.modules() for n, t in mod._buffers.items()
+            if t is not None and (id(mod), n) not in skip]
 
+# %% ../nbs/01_reversible.ipynb #ee298885
 class _Reusable:
     "A context manager that can be entered again and again: each `with` runs a fresh `cm()`."
     def __init__(self, cm): self.cm, self.stack = cm, []
@@ -188,7 +192,8 @@ class BlockState:
             if p._version != v: raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace operation: "
                 f"parameter {n} of {type(self.m).__name__} is at version {p._version}; expected version {v} instead.")
-        swaps = [(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.m)] + [(mod, n, t.clone()) for mod, n, t in self.before]
+        swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.m)]
+                 + [(mod, n, t.clone()) for mod, n, t in self.before])
         orig = [(mod, n, mod._buffers[n]) for mod, n, _ in swaps]
         for mod, n, t in swaps: mod._buffers[n] = t
         try: yield
@@ -208,6 +213,7 @@ def recomputing():
     st = _STATE.get()
     with st.recompute() if st is not None else nullcontext(): yield
 
+# %% ../nbs/01_reversible.ipynb #36c79511
 @contextmanager
 def _block_state(st):
     "Make `st` the state `recomputing()` re-enters, and enter it once around the block's whole backward step."
@@ -241,6 +247,7 @@ def _child_seed(i):
     cur = _SEED.get()
     return None if cur is None else (_derive(cur[0], i), cur[1])
 
+# %% ../nbs/01_reversible.ipynb #fa9a4f1c
 def _seeded(fn, seed):
     "`fn` to run inside the block stream `seed` (a (seed, device) pair, or None)."
     def run(*args):
@@ -334,7 +341,8 @@ class Moded:
     def mode(self): return self._mode
     @mode.setter
     def mode(self, m):
-        if m not in self.modes: raise ValueError(f"unknown mode {m!r} for {type(self).__name__}; choose one of {self.modes}")
+        if m not in self.modes:
+            raise ValueError(f"unknown mode {m!r} for {type(self).__name__}; choose one of {self.modes}")
         self._mode = m
 
 # %% ../nbs/01_reversible.ipynb #f491e20c
@@ -344,6 +352,7 @@ def _refuse_under_checkpoint(m):
         f"{type(m).__name__}.{bad[0]} is an nn.RReLU in training mode: torch.utils.checkpoint recomputes it with wrong "
         "gradients (its noise tensor is written in place). Use mode 'reversible' or 'plain', or put it in eval().")
 
+# %% ../nbs/01_reversible.ipynb #7386009d
 def checkpointed(fn, *args, module: nn.Module):
     "`fn(*args)` under non-reentrant `torch.utils.checkpoint`, re-evaluated on `module`'s state and tensors of forward."
     if torch.compiler.is_compiling():  # dynamo takes no context_fn; AOT autograd's recompute leaves buffers alone
@@ -359,9 +368,9 @@ def checkpointed(fn, *args, module: nn.Module):
 def _check_block(i, b):
     protocol = ('forward_halves', 'inverse_halves', 'backward_halves', 'dim')
     if not (getattr(b, 'invertible', False) and all(hasattr(b, a) for a in protocol)):
-        raise TypeError(f"block {i} ({type(b).__name__}) is not invertible: a RevSequence holds only blocks that follow "
-                        "the ReversibleBlock protocol (AdditiveCoupling, AffineCoupling, ...). Put non-invertible units "
-                        "(downsampling, stem, head) before or after the sequence.")
+        raise TypeError(f"block {i} ({type(b).__name__}) is not invertible: a RevSequence holds only blocks that "
+                        "follow the ReversibleBlock protocol (AdditiveCoupling, AffineCoupling, ...). Put "
+                        "non-invertible units (downsampling, stem, head) before or after the sequence.")
     return b
 
 # %% ../nbs/01_reversible.ipynb #2e5a2595
@@ -408,7 +417,8 @@ class RevSequence(Moded, nn.Sequential):
             ((y1, y2), (dy1, dy2)), d = _resplit([(y1, y2), (dy1, dy2)], d, b.dim), b.dim
             idx = [ids[id(p)] for p in _trainable(b)]
             with _block_state(_states[i]) if _states else nullcontext():
-                y1, y2, dy1, dy2, g = _seeded(b.backward_halves, _child_seed(i))(y1, y2, dy1, dy2, [params[k] for k in idx])
+                step = _seeded(b.backward_halves, _child_seed(i))
+                y1, y2, dy1, dy2, g = step(y1, y2, dy1, dy2, [params[k] for k in idx])
             for k, gk in zip(idx, g): grads[k] = _add(grads[k], gk)
         (y1, y2), (dy1, dy2) = _resplit([(y1, y2), (dy1, dy2)], d, self.dim)
         return y1, y2, dy1, dy2, grads
@@ -428,11 +438,13 @@ class RevSequence(Moded, nn.Sequential):
         if mode == 'reversible': y = _rev_apply(self, x, seed, params)
         else:
             call = (lambda i, b, run, x1, x2: checkpointed(run, x1, x2, module=b)) if mode == 'checkpoint' else _direct
-            with block_rng(seed, x.device): y = torch.cat(self.forward_halves(*_split(x, self.dim), _call=call), self.dim)
+            with block_rng(seed, x.device):
+                y = torch.cat(self.forward_halves(*_split(x, self.dim), _call=call), self.dim)
         if watch and not _same_rng(before, _rng_state(x.device)):
             raise RuntimeError(f"a block drew random numbers that {mode!r} mode cannot replay (outside rng_scope, or "
                                "from a module draws_random does not know, e.g. a functional dropout). Build the "
-                               "RevSequence with preserve_rng=True, or give that module an attribute draws_random = True.")
+                               "RevSequence with preserve_rng=True, or give that module an attribute "
+                               "draws_random = True.")
         return y
 
     def inverse(self, y, seed=None):
@@ -503,6 +515,7 @@ def _refuse_ddp(model=None):
         raise RuntimeError("FusedOptimizer steps each parameter in backward, before DistributedDataParallel averages "
                            "its gradient across processes: use a regular optimizer (and opt.step()) with DDP.")
 
+# %% ../nbs/01_reversible.ipynb #ee3747da
 def _no_accumulation(p):
     "A gradient hook of `p` that refuses a second gradient before the fused step consumed the first."
     def hook(g):
@@ -530,7 +543,7 @@ class FusedOptimizer:
 
 # %% ../nbs/01_reversible.ipynb #6d0b9eca
 def memory_vs_blocks(build, depths, x, modes=MODES):
-    "Retained activation memory (MiB, both measures) of `build(n)` for each depth `n` and mode: {mode: {n: MemoryReport}}."
+    "Retained activation memory (both measures) of `build(n)` for each depth `n` and mode: {mode: {n: MemoryReport}}."
     from revnet.core import retained_memory
     out = {}
     for mode in modes:
