@@ -417,8 +417,10 @@ class _Tracker(TorchDispatchMode):
         super().__init__(); self.label, self.live, self.series, self.best, self.n = label, {}, [], (0,), 0
     def __torch_dispatch__(self, f, types, args=(), kwargs=None):
         out = f(*args, **(kwargs or {}))
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor) and t.device.type != 'meta': self._see(t.untyped_storage())
+        old = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        for t in tree_leaves(out):   # new storages only (not an in-place op's or a view's: SGD's on its buffers)
+            if isinstance(t, torch.Tensor) and t.device.type != 'meta' and id(t.untyped_storage()) not in old:
+                self._see(t.untyped_storage())
         self._sample(); return out
     def _see(self, s):
         if id(s) in self.live: return
