@@ -105,6 +105,11 @@ def _vjp(outs, inputs, douts):
 def _zero_if_none(g, like): return torch.zeros_like(like) if g is None else g
 def _add(a, b): return b if a is None else a if b is None else a + b
 
+def _leaf(h):
+    "A half as the leaf a recomputation starts from (a contiguous copy in bfloat16/float16)."
+    h = h.detach()   # on CPU, batch norm's reduced-precision backward is several times slower on a strided input
+    return (h.contiguous() if h.dtype in (torch.bfloat16, torch.float16) else h).requires_grad_()
+
 # %% ../nbs/01_reversible.ipynb #294973d6
 class ReversibleBlock(nn.Module):
     "The invertible-block protocol: subclasses define `forward_halves` and `inverse_halves` on halves along `dim`."
@@ -142,12 +147,12 @@ class AdditiveCoupling(ReversibleBlock):
 
     def backward_halves(self, y1, y2, dy1, dy2, params):
         "F and G evaluated once each; the halves (the core's buffers) become the inputs and their gradients in place."
-        with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := y1.detach().requires_grad_())
+        with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := _leaf(y1))
         gy1, *dG = _vjp((g,), [y1_, *params], (dy2,))
         y2.sub_(g.detach()); del g, y1_                                     # x2 = y2 - G(y1)
         if gy1 is not None: dy1.add_(gy1)                                   # dz1 = dy1 + dG/dy1^T dy2
         del gy1                                                             # (not alive during F's step)
-        with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := y2.detach().requires_grad_())
+        with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := _leaf(y2))
         fx2, *dF = _vjp((f,), [x2_, *params], (dy1,))
         y1.sub_(f.detach()); del f, x2_                                     # x1 = y1 - F(x2)
         if fx2 is not None: dy2.add_(fx2)                                   # dx2 = dy2 + dF/dx2^T dz1
