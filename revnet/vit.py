@@ -14,8 +14,7 @@ from .models import register_model, create_model, Net
 
 # %% auto #0
 __all__ = ['VIT_CONFIGS', 'VIT_PAPER_PARAMS', 'DropPath', 'Attention', 'attn_fn', 'mlp_fn', 'rev_vit_block', 'ViTBlock',
-           'ViTConfig', 'PatchEmbed', 'ViTStage', 'RevViT', 'vit_param_table', 'vit_memory_vs_depth',
-           'vit_memory_vs_tokens']
+           'ViTConfig', 'PatchEmbed', 'ViTStage', 'RevViT', 'vit_param_table']
 
 # %% ../nbs/10_revvit.ipynb #560efe28
 class DropPath(nn.Module):
@@ -186,28 +185,3 @@ def vit_param_table() -> dict:
     "{name: parameter count} of every registered Rev-ViT and ViT (built on the meta device)."
     with torch.device('meta'):
         return {n: sum(p.numel() for p in create_model(n).parameters()) for n in VIT_CONFIGS}
-
-# %% ../nbs/10_revvit.ipynb #648edb92
-def vit_memory_vs_depth(depths=(1, 2, 4, 8, 16), bs=8, embed_dim=64, heads=4, img_size=32, patch_size=4) -> dict:
-    "{label: {depth: MemoryReport}}: retained activations of Rev-ViT (each mode) and ViT (each mode) of one width."
-    from revnet.reversible import memory_vs_blocks
-    x, out = torch.randn(bs, 3, img_size, img_size), {}
-    for arch in ('revvit', 'vit'):
-        kw = dict(embed_dim=embed_dim, num_heads=heads, img_size=img_size, patch_size=patch_size, mode='plain')
-        build = lambda n: create_model(f'{arch}-tiny', depth=n, **kw)
-        res = memory_vs_blocks(build, depths, x, modes=build(1).stages[0].modes)
-        out.update({f'{arch} {mode}': r for mode, r in res.items()})
-    return out
-
-# %% ../nbs/10_revvit.ipynb #1c8e8697
-def vit_memory_vs_tokens(patches=(8, 4, 2), depth=8, bs=4, embed_dim=64, heads=4, img_size=32) -> dict:
-    "{label: {tokens: saved MiB}} at one depth, for Rev-ViT reversible and ViT plain, as the patch size shrinks."
-    from revnet.core import retained_memory
-    x, out = torch.randn(bs, 3, img_size, img_size), {'revvit reversible': {}, 'vit plain': {}}
-    for p in patches:
-        for label in out:
-            arch, mode = label.split()
-            m = create_model(f'{arch}-tiny', depth=depth, embed_dim=embed_dim, num_heads=heads, img_size=img_size,
-                             patch_size=p, mode=mode)
-            out[label][(img_size // p) ** 2] = retained_memory(m, x).saved / 2**20
-    return out
