@@ -14,9 +14,9 @@ from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, c
 
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit',
-           'rev_unit', 'ResStage', 'RevStage', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d',
-           'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model',
-           'param_groups', 'count_params', 'param_table', 'show_param_table']
+           'rev_unit', 'ResStage', 'RevStage', 'NetConfig', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d',
+           'TFSameMaxPool2d', 'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config',
+           'create_model', 'param_groups', 'count_params', 'param_table', 'show_param_table']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -129,15 +129,21 @@ class RevStage(Moded, nn.Module):
         "The input of the stage's reversible sequence (the downsampling unit's output), from the stage's output."
         return self.blocks.inverse(y)
 
+# %% ../nbs/02_models.ipynb #86a02cb7
+@dataclass
+class NetConfig:
+    "What every model family's config starts with (the family's own fields follow)."
+    name: str                            # the registered name
+    num_classes: int = 10
+    mode: str = 'plain'                  # 'reversible' | 'plain' | 'checkpoint'
+    arch: str = ''                       # the architecture, e.g. 'revnet'; training recipes are chosen by it
+    family: str = 'cifar'                # the input family: 'cifar' (32x32) | 'imagenet' (224x224)
+
 # %% ../nbs/02_models.ipynb #fd23996a
 @dataclass
-class ModelConfig:
+class ModelConfig(NetConfig):
     "Architecture of a (Rev/Res)Net as in the official cifar_configs.py / imagenet_configs.py."
-    name: str
-    num_classes: int = 10
-    mode: str = 'plain'
     arch: str = 'resnet'                 # 'resnet' | 'revnet'
-    family: str = 'cifar'                # 'cifar' | 'imagenet'
     block: str = 'basic'                 # 'basic' | 'bottleneck'
     units: tuple = (5, 5, 5)             # residual units per stage
     filters: tuple = (16, 16, 32, 64)    # first conv, then each stage (x4 for bottleneck stages)

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F_
 from torch.utils.checkpoint import checkpoint
 from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, frozen_bn_stats
-from .models import register_model, create_model, Net
+from .models import register_model, create_model, Net, NetConfig
 
 # %% auto #0
 __all__ = ['VIT_CONFIGS', 'VIT_PAPER_PARAMS', 'DropPath', 'Attention', 'attn_fn', 'mlp_fn', 'rev_vit_block', 'ViTBlock',
@@ -72,13 +72,10 @@ class ViTBlock(nn.Module):
 
 # %% ../nbs/10_revvit.ipynb #576e2a4e
 @dataclass
-class ViTConfig:
+class ViTConfig(NetConfig):
     "Architecture of a Rev-ViT ('revvit') or of its standard pre-norm ViT twin ('vit')."
-    name: str
-    num_classes: int = 10
     mode: str = 'reversible'
     arch: str = 'revvit'            # 'revvit' | 'vit'
-    family: str = 'cifar'           # input family: 'cifar' (32x32) | 'imagenet' (224x224)
     img_size: int = 32
     patch_size: int = 4
     in_chans: int = 3
