@@ -17,10 +17,10 @@ from .reversible import RevSequence, set_mode, FusedOptimizer
 from .models import create_model, list_models, model_config
 
 # %% auto #0
-__all__ = ['VARIANTS', 'BASELINE', 'PRECISIONS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',
-           'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors',
-           'BenchResult', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory',
-           'step_memory', 'plot_peak_breakdown', 'time_breakdown', 'floor_ratio', 'bench_parser', 'bench_cli', 'main']
+__all__ = ['VARIANTS', 'BASELINE', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants', 'forward_outputs',
+           'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors', 'BenchResult',
+           'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory', 'step_memory',
+           'plot_peak_breakdown', 'time_breakdown', 'floor_ratio', 'bench_parser', 'bench_cli', 'main']
 
 # %% ../nbs/07_benchmark.ipynb #c1b49cf2
 def optional_libs() -> dict:
@@ -129,7 +129,7 @@ def forward_outputs(models: dict, x: torch.Tensor) -> dict:
     return {k: copy.deepcopy(m).train()(x).detach() for k, m in models.items()}
 
 # %% ../nbs/07_benchmark.ipynb #eb11dd06
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16}
+_AMP = {'fp32': None, 'bf16': torch.bfloat16}
 
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
@@ -299,7 +299,7 @@ def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
 # %% ../nbs/07_benchmark.ipynb #1a221601
 def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
     "Time every variant in precision `p`: (amp, optimizers, {variant: row})."
-    amp = PRECISIONS[p]
+    amp = _AMP[p]
     pr = {v: dict(bench=bench, model=m.config.name, variant=v, precision=p,
                   params=sum(q.numel() for q in m.parameters()), error=None) for v, m in models.items()}
     _time_steps(models, opts, x, y, amp, repeats, warmup, pr, say)
@@ -312,8 +312,8 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     "Build `variants` of `model` on identical weights, measure them side by side; save JSON/CSV to `out` (a path stem)."
     from revnet.core import default_device
     device = torch.device(device) if device is not None else default_device()
-    bad = [p for p in precisions if p not in PRECISIONS]
-    if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(PRECISIONS)}")
+    bad = [p for p in precisions if p not in _AMP]
+    if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(_AMP)}")
     say = (lambda s: print(f'revnet-bench: {s}', file=sys.stderr, flush=True)) if verbose else (lambda s: None)
     models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say)
     init = {k: copy.deepcopy(m) for k, m in models.items() if not _compiled(k)}  # untrained weights, for the gradients
