@@ -13,7 +13,8 @@ import torch.nn as nn
 
 # %% auto #0
 __all__ = ['grad_rel_error', 'Cast', 'launch_cpu_ddp', 'trusted_checksums', 'write_tiny_cifar', 'write_tiny_imagenet',
-           'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables', 'write_checkpoint']
+           'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables', 'write_checkpoint',
+           'figures_not_kept']
 
 # %% ../nbs/11_testing.ipynb #56806361
 def grad_rel_error(model, ref, x, seed=0):
@@ -164,3 +165,13 @@ def write_checkpoint(variables: dict, prefix) -> str:
     tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[''] * len(names),
                       tensors=[tf.constant(variables[n]) for n in names])
     return str(prefix)
+
+# %% ../nbs/11_testing.ipynb #ac084447
+@contextlib.contextmanager
+def figures_not_kept():
+    "Figures drawn in here (by a panel driven from code) are not shown, so not saved in the notebook."
+    import matplotlib.pyplot as plt
+    be = plt.get_backend(); plt.switch_backend('agg')
+    try:
+        with warnings.catch_warnings(): warnings.simplefilter('ignore'); yield   # Agg's show() is a no-op
+    finally: plt.switch_backend(be)
