@@ -10,6 +10,7 @@ import copy, zlib
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
+from torch.overrides import TorchFunctionMode
 from .testing import grad_rel_error, Cast
 
 # %% auto #0
@@ -106,9 +107,8 @@ def _zero_if_none(g, like): return torch.zeros_like(like) if g is None else g
 def _add(a, b): return b if a is None else a if b is None else a + b
 
 def _leaf(h):
-    "A half as the leaf a recomputation starts from (a contiguous copy in bfloat16/float16)."
-    h = h.detach()   # on CPU, batch norm's reduced-precision backward is several times slower on a strided input
-    return (h.contiguous() if h.dtype in (torch.bfloat16, torch.float16) else h).requires_grad_()
+    "A half as the leaf a recomputation starts from: a contiguous copy (batch norm is slow on a strided half)."
+    return h.detach().contiguous().requires_grad_()
 
 # %% ../nbs/01_reversible.ipynb #294973d6
 class ReversibleBlock(nn.Module):
@@ -159,15 +159,15 @@ class AdditiveCoupling(ReversibleBlock):
         return y1, y2, dy1, dy2, [_add(a, b) for a, b in zip(dF, dG)]
 
 # %% ../nbs/01_reversible.ipynb #50b69fd9
-def _bn_stats(m):
-    "(module, name) of the running statistics that training-mode BatchNorm layers of `m` update."
-    return [(b, n) for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.training
+def _bn_stats(mods):
+    "(module, name) of the running statistics that training-mode BatchNorm layers among modules `mods` update."
+    return [(b, n) for b in mods if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.training
             and b.track_running_stats for n in ('running_mean', 'running_var', 'num_batches_tracked')]
 
-def _other_buffers(m):
-    "(module, name) of every other buffer of `m`."
-    skip = {(id(b), n) for b, n in _bn_stats(m)}
-    return [(mod, n) for mod in m.modules() for n, t in mod._buffers.items()
+def _other_buffers(mods):
+    "(module, name) of every other buffer of `mods`."
+    skip = {(id(b), n) for b, n in _bn_stats(mods)}
+    return [(mod, n) for mod in mods for n, t in mod._buffers.items()
             if t is not None and (id(mod), n) not in skip]
 
 # %% ../nbs/01_reversible.ipynb #ee298885
@@ -177,31 +177,99 @@ class _Reusable:
     def __enter__(self): c = self.cm(); self.stack.append(c); return c.__enter__()
     def __exit__(self, *exc): return self.stack.pop().__exit__(*exc)
 
+# %% ../nbs/01_reversible.ipynb #3892890c
+class _BatchNormReplay(torch.autograd.Function):
+    "Training-mode batch norm on given batch statistics: one elementwise pass, and the training-mode gradient."
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, invstd, eps):
+        ctx.save_for_backward(x, weight, mean, invstd); ctx.eps = eps
+        a = invstd if weight is None else invstd * weight        # y = x * a + c, the affine map batch norm applies
+        c = -mean * a if bias is None else bias - mean * a
+        zero, one = torch.zeros_like(a), torch.ones_like(a)       # the inference kernel with mean 0, var 1, eps 0
+        return torch.batch_norm(x, a, c, zero, one, False, 0., 0., torch.backends.cudnn.enabled)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, mean, invstd = ctx.saved_tensors
+        dx, dw, db = torch.ops.aten.native_batch_norm_backward(
+            dy, x, weight, None, None, mean, invstd, True, ctx.eps, list(ctx.needs_input_grad[:3]))
+        return dx, dw, db, None, None, None
+
+# %% ../nbs/01_reversible.ipynb #ac03377b
+def _bn_args(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    return input, running_mean, running_var, weight, bias, training, momentum, eps   # F.batch_norm's signature
+
+class _BNTape(TorchFunctionMode):
+    "Inside one BatchNorm module's forward: its training-mode `F.batch_norm` recorded in `calls`, or replayed."
+    def __init__(self, calls: list, replay: bool): super().__init__(); self.calls, self.replay = calls, replay
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not nn.functional.batch_norm: return func(*args, **kwargs)
+        x, rm, rv, w, b, training, momentum, eps = _bn_args(*args, **kwargs)
+        if not training or x.numel() <= x.shape[1]: return func(*args, **kwargs)   # (torch's own error for N=1)
+        if self.replay: return _BatchNormReplay.apply(x, w, b, *self.calls[0], eps)
+        if rm is None: out, mean, invstd = torch.native_batch_norm(x, w, b, None, None, True, momentum, eps)
+        else: out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
+        self.calls.append((mean, invstd))
+        return out
+
+# %% ../nbs/01_reversible.ipynb #aea5acb3
+def _batchnorms(mods):
+    "Training-mode BatchNorm modules among `mods` (not already taped by an enclosing context)."
+    return [b for b in mods if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.training
+            and 'forward' not in b.__dict__]
+
+@contextmanager
+def _taped(calls: dict, replay: bool):
+    "Each BatchNorm module of `calls` ({module: list}) runs its forward under a `_BNTape` on its list."
+    def forward_of(b):
+        def forward(x):
+            with _BNTape(calls[b], replay): return type(b).forward(b, x)
+        return forward
+    mods = [b for b in calls if 'forward' not in b.__dict__]
+    for b in mods: b.forward = forward_of(b)
+    try: yield
+    finally:
+        for b in mods: del b.forward
+
 # %% ../nbs/01_reversible.ipynb #513a8261
 class BlockState:
-    "Buffers and parameter versions of module `m` at forward, to re-evaluate it as it was (see above)."
-    def __init__(self, m: nn.Module): self.m, self.before, self.params = m, [], []
+    "Buffers, parameter versions (and, with `reuse_bn`, batch statistics) of module `m` at forward (see above)."
+    def __init__(self, m: nn.Module, reuse_bn: bool = False):
+        self.m, self.mods, self.reuse_bn = m, list(m.modules()), reuse_bn   # (one walk of the module tree)
+        self.before, self.params, self.bn = [], [], {}
 
     @contextmanager
     def record(self):
         "Wrap the forward: note the parameters' versions and the buffers forward changes, with their values before."
-        self.params = [(n, p, p._version) for n, p in self.m.named_parameters()]
-        snap = [(mod, n, getattr(mod, n)._version, getattr(mod, n).clone()) for mod, n in _other_buffers(self.m)]
-        try: yield self
+        self.params = [(p, p._version) for mod in self.mods for p in mod._parameters.values() if p is not None]
+        snap = [(mod, n, getattr(mod, n)._version, getattr(mod, n).clone()) for mod, n in _other_buffers(self.mods)]
+        self.bn = {b: [] for b in _batchnorms(self.mods)} if self.reuse_bn else {}
+        try:
+            with _taped(self.bn, replay=False): yield self
         finally: self.before = [(mod, n, t) for mod, n, v, t in snap if getattr(mod, n)._version != v]
+
+    def _check_versions(self):
+        "Autograd's error when a parameter was modified in place since forward."
+        for p, v in self.params:
+            if p._version != v:
+                n = next(n for n, q in self.m.named_parameters(remove_duplicate=False) if q is p)
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                    f"parameter {n} of {type(self.m).__name__} is at version {p._version}; expected version {v} "
+                    "instead.")
 
     @contextmanager
     def recompute(self):
-        "Wrap a re-evaluation: BatchNorm statistics and changed buffers swapped for scratch copies, then put back."
-        for n, p, v in self.params:
-            if p._version != v: raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"parameter {n} of {type(self.m).__name__} is at version {p._version}; expected version {v} instead.")
-        swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.m)]
+        "Wrap a re-evaluation: batch statistics replayed, running statistics and changed buffers on scratch copies."
+        self._check_versions()
+        replay = {b: c for b, c in self.bn.items() if len(c) == 1}   # called once: its statistics are known
+        swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)]   # (num_batches_tracked)
                  + [(mod, n, t.clone()) for mod, n, t in self.before])
         orig = [(mod, n, mod._buffers[n]) for mod, n, _ in swaps]
         for mod, n, t in swaps: mod._buffers[n] = t
-        try: yield
+        try:
+            with _taped(replay, replay=True): yield
         finally:
             for mod, n, t in orig: mod._buffers[n] = t
 
@@ -305,7 +373,7 @@ class _RevFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, seq, seed, *params):
         ctx.seq, ctx.seed, ctx.device, ctx.autocast = seq, seed, x.device, _autocast_state()
-        ctx.states = [BlockState(b) for b in seq]
+        ctx.states = [BlockState(b, reuse_bn=True) for b in seq]
         def record(i, b, run, x1, x2):
             with ctx.states[i].record(): return run(x1, x2)
         with block_rng(seed, x.device): y = torch.cat(seq.forward_halves(*_split(x, seq.dim), _call=record), seq.dim)
@@ -328,6 +396,7 @@ class _RevFunction(torch.autograd.Function):
                 return seq.backward_halves(*_split(yw, seq.dim), *halves, params, _states=ctx.states)
         _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
         dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
+        if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
         return (dx if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 # %% ../nbs/01_reversible.ipynb #2601c183
