@@ -544,11 +544,12 @@ def time_breakdown(model, opt, x, y, amp=None) -> dict:
 
 # %% ../nbs/07_benchmark.ipynb #dd6e75b4
 def floor_ratio(plain, opt, x, y, rounds: int = 5) -> tuple[float, list]:
-    "(median, per-round) of (plain step + a forward of `plain` without autograd) / plain step, in the same rounds."
+    "(median, per-round) of (plain step + a no-grad forward of `plain` on known BatchNorm statistics) / plain step."
     train_step(plain, opt, x, y); r = []
     for _ in range(rounds):
         t0 = time.perf_counter(); train_step(plain, opt, x, y); t1 = time.perf_counter()
-        with torch.no_grad(): plain(x)
+        with torch.no_grad(): plain.eval()(x)   # eval mode: BatchNorm normalises with known statistics, as the
+        plain.train()                           # reversible recompute does with forward's
         r.append((time.perf_counter() - t0) / (t1 - t0))
     return statistics.median(r), r
 

@@ -264,8 +264,8 @@ class BlockState:
         "Wrap a re-evaluation: batch statistics replayed, running statistics and changed buffers on scratch copies."
         self._check_versions()
         replay = {b: c for b, c in self.bn.items() if len(c) == 1}   # called once: its statistics are known
-        swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)]   # (num_batches_tracked)
-                 + [(mod, n, t.clone()) for mod, n, t in self.before])
+        swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)   # a replayed one: only the count
+                  if b not in replay or n == 'num_batches_tracked'] + [(mod, n, t.clone()) for mod, n, t in self.before])
         orig = [(mod, n, mod._buffers[n]) for mod, n, _ in swaps]
         for mod, n, t in swaps: mod._buffers[n] = t
         try:
