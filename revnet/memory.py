@@ -318,7 +318,10 @@ def fit_depth(records, what: str = 'total') -> dict:
     for k, rs in _group(records, lambda r: (r.model, r.mode, r.dtype, r.device)).items():
         if len({r.depth for r in rs}) < 2 or len({r.batch_size for r in rs}) < 2: continue
         A = np.array([[1, r.depth, r.batch_size, r.depth * r.batch_size] for r in rs], float)
-        c, *_ = np.linalg.lstsq(A, np.array([getattr(r, what) for r in rs], float), rcond=None)
+        y = np.array([getattr(r, what) for r in rs], float)
+        c = np.linalg.lstsq(A, y, rcond=None)[0]
+        if c[3] < 0:   # bytes per sample and layer cannot be negative: a flat (reversible) family measures ~0 +- noise
+            c = np.append(np.linalg.lstsq(A[:, :3], y, rcond=None)[0], 0.0)
         out[k] = DepthFit(tuple(float(v) for v in c))
     return out
 
