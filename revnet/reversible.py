@@ -371,14 +371,12 @@ def _scratch(t, like, key):
 # %% ../nbs/01_reversible.ipynb #9d926b39
 class _RevFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, seq, seed, *params):
-        ctx.seq, ctx.seed, ctx.device, ctx.autocast = seq, seed, x.device, _autocast_state()
+    def forward(ctx, x, seq, seed, names, *params):
+        ctx.seq, ctx.seed, ctx.device, ctx.autocast, ctx.names = seq, seed, x.device, _autocast_state(), names
         ctx.states = [BlockState(b, reuse_bn=True) for b in seq]
         def record(i, b, run, x1, x2):
             with ctx.states[i].record(): return run(x1, x2)
         with block_rng(seed, x.device): y = torch.cat(seq.forward_halves(*_split(x, seq.dim), _call=record), seq.dim)
-        names = {id(p): n for n, p in seq.named_parameters()}
-        ctx.names = [names[id(p)] for p in params]
         ctx.save_for_backward(y, *params)
         return y
 
@@ -397,14 +395,14 @@ class _RevFunction(torch.autograd.Function):
         _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
         dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
         if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
-        return (dx if ctx.needs_input_grad[0] else None, None, None, *grads)
+        return (dx if ctx.needs_input_grad[0] else None, None, None, None, *grads)
 
 # %% ../nbs/01_reversible.ipynb #2601c183
 @torch.compiler.disable
-def _rev_apply(seq, x, seed, params):
+def _rev_apply(seq, x, seed, named):
     "The reversible Function (eager under `torch.compile`); the free use counts measured before the first backward."
     _free_counts()
-    return _RevFunction.apply(x, seq, seed, *params)
+    return _RevFunction.apply(x, seq, seed, [n for n, _ in named], *[p for _, p in named])
 
 # %% ../nbs/01_reversible.ipynb #31da3d59
 MODES = ('reversible', 'plain', 'checkpoint')
@@ -504,12 +502,12 @@ class RevSequence(Moded, nn.Sequential):
 
     def forward(self, x, seed=None):
         if len(self) == 0: return x
-        params = _trainable(self)
-        mode = self.mode if torch.is_grad_enabled() and (x.requires_grad or params) else 'plain'
+        named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]   # (one walk: names for backward)
+        mode = self.mode if torch.is_grad_enabled() and (x.requires_grad or named) else 'plain'
         seed = self.seed() if seed is None else seed
         watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
         before = _rng_state(x.device) if watch else None
-        if mode == 'reversible': y = _rev_apply(self, x, seed, params)
+        if mode == 'reversible': y = _rev_apply(self, x, seed, named)
         else:
             call = (lambda i, b, run, x1, x2: checkpointed(run, x1, x2, module=b)) if mode == 'checkpoint' else _direct
             with block_rng(seed, x.device):
