@@ -362,11 +362,21 @@ def _free_counts() -> dict:
         with torch.enable_grad(): (_Probe.apply(torch.ones(4, requires_grad=True)) * torch.ones(4)).sum().backward()
     return _FREE
 
+def _owned(t, like, key):
+    "Can nothing but backward see `t` (see above)? Then backward may overwrite it, or free its storage."
+    return (_use_count(t) <= _free_counts()[key] and t.is_contiguous() and t.dtype == like.dtype
+            and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
+
 def _scratch(t, like, key):
-    "`t` itself (detached) when backward may overwrite it (see above), else a copy: a working buffer shaped `like`."
-    own = (_use_count(t) <= _free_counts()[key] and t.is_contiguous() and t.dtype == like.dtype
-           and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
-    return t.detach() if own else torch.empty_like(like).copy_(t)
+    "`t` itself (detached) when backward may overwrite it, else a copy: a working buffer shaped `like`."
+    return t.detach() if _owned(t, like, key) else torch.empty_like(like).copy_(t)
+
+def _work_halves(y, dim):
+    "Contiguous copies of the halves of the saved output `y` to work in; `y`'s storage freed if nobody else sees it."
+    own = _owned(y, y, 'y') and y.untyped_storage().nbytes() == y.numel() * y.element_size()
+    hs = [torch.empty_like(h, memory_format=torch.contiguous_format).copy_(h) for h in _split(y.detach(), dim)]
+    if own: y.untyped_storage().resize_(0)
+    return hs
 
 # %% ../nbs/01_reversible.ipynb #9d926b39
 class _RevFunction(torch.autograd.Function):
@@ -387,11 +397,11 @@ class _RevFunction(torch.autograd.Function):
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *params) = ctx.seq, ctx.saved_tensors
-        yw, dyw = _scratch(y, y, 'y'), _scratch(dy, y, 'dy')   # buffers the blocks update in place
-        halves = _split(dyw, seq.dim)
+        dyw = _scratch(dy, y, 'dy')
+        ys, halves = _work_halves(y, seq.dim), _split(dyw, seq.dim)   # buffers the blocks update in place
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
-                return seq.backward_halves(*_split(yw, seq.dim), *halves, params, _states=ctx.states)
+                return seq.backward_halves(*ys, *halves, params, _states=ctx.states)
         _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
         dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
         if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
