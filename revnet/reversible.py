@@ -223,6 +223,11 @@ def _batchnorms(mods):
 def _taped(calls: dict, replay: bool):
     "Each BatchNorm module of `calls` ({module: list}) runs its forward under a `_BNTape` on its list."
     def forward_of(b):
+        if replay and type(b).forward is nn.modules.batchnorm._BatchNorm.forward:
+            def forward(x):   # torch's own BatchNorm in training mode: its one `F.batch_norm` call, replayed directly
+                if not b.training: return type(b).forward(b, x)
+                return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[b][0], b.eps)
+            return forward
         def forward(x):
             with _BNTape(calls[b], replay): return type(b).forward(b, x)
         return forward
