@@ -107,7 +107,7 @@ def _zero_if_none(g, like): return torch.zeros_like(like) if g is None else g
 def _add(a, b): return b if a is None else a if b is None else a + b
 
 def _leaf(h):
-    "A half as the leaf a recomputation starts from: a contiguous copy (batch norm is slow on a strided half)."
+    "A half as the leaf a recomputation starts from, contiguous (a copy only if it is not: batch norm is slow on it)."
     return h.detach().contiguous().requires_grad_()
 
 # %% ../nbs/01_reversible.ipynb #294973d6
