@@ -548,8 +548,9 @@ def floor_ratio(plain, opt, x, y, rounds: int = 5) -> tuple[float, list]:
     train_step(plain, opt, x, y); r = []
     for _ in range(rounds):
         t0 = time.perf_counter(); train_step(plain, opt, x, y); t1 = time.perf_counter()
-        with torch.no_grad(): plain.eval()(x)   # eval mode: BatchNorm normalises with known statistics, as the
-        plain.train()                           # reversible recompute does with forward's
+        try:
+            with torch.no_grad(): plain.eval()(x)   # eval mode: BatchNorm normalises with known statistics, as
+        finally: plain.train()                      # the reversible recompute does with forward's
         r.append((time.perf_counter() - t0) / (t1 - t0))
     return statistics.median(r), r
 
