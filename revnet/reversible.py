@@ -70,8 +70,9 @@ RANDOM_MODULES = [nn.modules.dropout._DropoutNd, nn.RReLU]
 
 def draws_random(m: nn.Module) -> bool:
     "Will `m` (in its train/eval mode) draw random numbers? Dropout (p > 0), RReLU in training, or `draws_random` set."
-    def one(s):
-        flag = getattr(s, 'draws_random', None)
+    def one(s):   # (the attribute looked up only where it exists: a module's failed lookup is slow)
+        has = 'draws_random' in s.__dict__ or hasattr(type(s), 'draws_random')
+        flag = getattr(s, 'draws_random') if has else None
         if flag is not None: return bool(flag)
         if not s.training: return False
         return s.p > 0 if isinstance(s, nn.modules.dropout._DropoutNd) else isinstance(s, tuple(RANDOM_MODULES))
@@ -178,14 +179,21 @@ class _Reusable:
     def __exit__(self, *exc): return self.stack.pop().__exit__(*exc)
 
 # %% ../nbs/01_reversible.ipynb #3892890c
+_UNIT: dict = {}
+def _unit_stats(a):
+    "Zeros and ones shaped like the channel vector `a`, made once per shape, dtype and device (nothing writes them)."
+    k = (a.shape, a.dtype, a.device)
+    if k not in _UNIT: _UNIT[k] = (torch.zeros_like(a), torch.ones_like(a))
+    return _UNIT[k]
+
 class _BatchNormReplay(torch.autograd.Function):
     "Training-mode batch norm on given batch statistics: one elementwise pass, and the training-mode gradient."
     @staticmethod
     def forward(ctx, x, weight, bias, mean, invstd, eps):
         ctx.save_for_backward(x, weight, mean, invstd); ctx.eps = eps
         a = invstd if weight is None else invstd * weight        # y = x * a + c, the affine map batch norm applies
-        c = -mean * a if bias is None else bias - mean * a
-        zero, one = torch.zeros_like(a), torch.ones_like(a)       # the inference kernel with mean 0, var 1, eps 0
+        c = -mean * a if bias is None else torch.addcmul(bias, mean, a, value=-1)
+        zero, one = _unit_stats(a)                                # the inference kernel with mean 0, var 1, eps 0
         return torch.batch_norm(x, a, c, zero, one, False, 0., 0., torch.backends.cudnn.enabled)
 
     @staticmethod
@@ -199,6 +207,13 @@ class _BatchNormReplay(torch.autograd.Function):
 def _bn_args(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     return input, running_mean, running_var, weight, bias, training, momentum, eps   # F.batch_norm's signature
 
+def _bn_record(calls: list, x, w, b, rm, rv, momentum, eps):
+    "`F.batch_norm`'s training-mode output, by the op that also returns the batch statistics (appended to `calls`)."
+    if rm is None: out, mean, invstd = torch.native_batch_norm(x, w, b, None, None, True, momentum, eps)
+    else: out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
+    calls.append((mean, invstd))
+    return out
+
 class _BNTape(TorchFunctionMode):
     "Inside one BatchNorm module's forward: its training-mode `F.batch_norm` recorded in `calls`, or replayed."
     def __init__(self, calls: list, replay: bool): super().__init__(); self.calls, self.replay = calls, replay
@@ -208,34 +223,45 @@ class _BNTape(TorchFunctionMode):
         x, rm, rv, w, b, training, momentum, eps = _bn_args(*args, **kwargs)
         if not training or x.numel() <= x.shape[1]: return func(*args, **kwargs)   # (torch's own error for N=1)
         if self.replay: return _BatchNormReplay.apply(x, w, b, *self.calls[0], eps)
-        if rm is None: out, mean, invstd = torch.native_batch_norm(x, w, b, None, None, True, momentum, eps)
-        else: out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
-        self.calls.append((mean, invstd))
-        return out
+        return _bn_record(self.calls, x, w, b, rm, rv, momentum, eps)
 
 # %% ../nbs/01_reversible.ipynb #aea5acb3
+_BN_FORWARD = nn.modules.batchnorm._BatchNorm.forward
+
 def _batchnorms(mods):
     "Training-mode BatchNorm modules among `mods` (not already taped by an enclosing context)."
     return [b for b in mods if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.training
             and 'forward' not in b.__dict__]
 
+def _own_forward(b): return type(b).forward is _BN_FORWARD   # torch's own BatchNorm1d/2d/3d (not a subclass's)
+
+def _torch_bn(b, calls: list, replay: bool):
+    "The training-mode forward of torch's own BatchNorm `b`, recorded in `calls` or replayed from it, without a mode."
+    def forward(x):
+        if not b.training or x.numel() <= x.shape[1] or b.eps <= 0: return _BN_FORWARD(b, x)   # (torch's errors)
+        if replay: return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[0], b.eps)
+        b._check_input_dim(x)
+        momentum = 0.0 if b.momentum is None else b.momentum              # `_BatchNorm.forward`'s bookkeeping:
+        if b.track_running_stats and b.num_batches_tracked is not None:   # the batch counted, and without a
+            b.num_batches_tracked.add_(1)                                 # momentum a cumulative average
+            if b.momentum is None: momentum = 1.0 / float(b.num_batches_tracked)
+        rm, rv = (b.running_mean, b.running_var) if b.track_running_stats else (None, None)
+        return _bn_record(calls, x, b.weight, b.bias, rm, rv, momentum, b.eps)
+    return forward
+
 @contextmanager
 def _taped(calls: dict, replay: bool):
-    "Each BatchNorm module of `calls` ({module: list}) runs its forward under a `_BNTape` on its list."
+    "Each BatchNorm module of `calls` ({module: list}) runs its forward recorded in its list, or replayed from it."
     def forward_of(b):
-        if replay and type(b).forward is nn.modules.batchnorm._BatchNorm.forward:
-            def forward(x):   # torch's own BatchNorm in training mode: its one `F.batch_norm` call, replayed directly
-                if not b.training: return type(b).forward(b, x)
-                return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[b][0], b.eps)
-            return forward
+        if _own_forward(b): return _torch_bn(b, calls[b], replay)
         def forward(x):
             with _BNTape(calls[b], replay): return type(b).forward(b, x)
         return forward
     mods = [b for b in calls if 'forward' not in b.__dict__]
-    for b in mods: b.forward = forward_of(b)
+    for b in mods: b.__dict__['forward'] = forward_of(b)   # (an instance attribute, set past Module.__setattr__)
     try: yield
     finally:
-        for b in mods: del b.forward
+        for b in mods: del b.__dict__['forward']
 
 # %% ../nbs/01_reversible.ipynb #513a8261
 class BlockState:
@@ -254,6 +280,10 @@ class BlockState:
             with _taped(self.bn, replay=False): yield self
         finally: self.before = [(mod, n, t) for mod, n, v, t in snap if getattr(mod, n)._version != v]
 
+    def trainable(self):
+        "The parameters that required grad at forward, in `m.parameters()` order."
+        return list(dict.fromkeys(p for p, _ in self.params if p.requires_grad))
+
     def _check_versions(self):
         "Autograd's error when a parameter was modified in place since forward."
         for p, v in self.params:
@@ -270,7 +300,8 @@ class BlockState:
         self._check_versions()
         replay = {b: c for b, c in self.bn.items() if len(c) == 1}   # called once: its statistics are known
         swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)   # a replayed one: only the count
-                  if b not in replay or n == 'num_batches_tracked'] + [(mod, n, t.clone()) for mod, n, t in self.before])
+                  if b not in replay or (n == 'num_batches_tracked' and not _own_forward(b))]   # its forward moves
+                 + [(mod, n, t.clone()) for mod, n, t in self.before])
         orig = [(mod, n, mod._buffers[n]) for mod, n, _ in swaps]
         for mod, n, t in swaps: mod._buffers[n] = t
         try:
@@ -372,15 +403,12 @@ def _owned(t, like, key):
     return (_use_count(t) <= _free_counts()[key] and t.is_contiguous() and t.dtype == like.dtype
             and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
 
-def _scratch(t, like, key):
-    "`t` itself (detached) when backward may overwrite it, else a copy: a working buffer shaped `like`."
-    return t.detach() if _owned(t, like, key) else torch.empty_like(like).copy_(t)
-
-def _work_halves(y, dim):
-    "Contiguous copies of the halves of the saved output `y` to work in; `y`'s storage freed if nobody else sees it."
-    own = _owned(y, y, 'y') and y.untyped_storage().nbytes() == y.numel() * y.element_size()
-    hs = [torch.empty_like(h, memory_format=torch.contiguous_format).copy_(h) for h in _split(y.detach(), dim)]
-    if own: y.untyped_storage().resize_(0)
+def _work_halves(t, like, key, dim):
+    "Contiguous copies (shaped as `like`'s) of the halves of `t` to work in; `t`'s storage freed if nothing else sees it."
+    own = _owned(t, like, key) and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    hs = [torch.empty_like(h, memory_format=torch.contiguous_format).copy_(g)
+          for h, g in zip(_split(like.detach(), dim), _split(t.detach(), dim))]
+    if own: t.untyped_storage().resize_(0)
     return hs
 
 # %% ../nbs/01_reversible.ipynb #9d926b39
@@ -402,13 +430,14 @@ class _RevFunction(torch.autograd.Function):
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *params) = ctx.seq, ctx.saved_tensors
-        dyw = _scratch(dy, y, 'dy')
-        ys, halves = _work_halves(y, seq.dim), _split(dyw, seq.dim)   # buffers the blocks update in place
+        dys = _work_halves(dy, y, 'dy', seq.dim)   # buffers the blocks update in place
+        ys = _work_halves(y, y, 'y', seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
-                return seq.backward_halves(*ys, *halves, params, _states=ctx.states)
-        _, _, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
-        dx = dyw if dx1 is halves[0] and dx2 is halves[1] else torch.cat([dx1, dx2], seq.dim)
+                return seq.backward_halves(*ys, *dys, params, _states=ctx.states)
+        x1, x2, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
+        del x1, x2; ys.clear()                       # the input, reconstructed: freed before its gradient is joined
+        dx = torch.cat([dx1, dx2], seq.dim)
         if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
         return (dx if ctx.needs_input_grad[0] else None, None, None, None, *grads)
 
@@ -499,10 +528,11 @@ class RevSequence(Moded, nn.Sequential):
 
     def backward_halves(self, y1, y2, dy1, dy2, params, _states=None):
         ids, grads, d = {id(p): k for k, p in enumerate(params)}, [None] * len(params), self.dim
-        for i in reversed(range(len(self))):
-            b = self[i]
+        blocks = list(self)
+        for i in reversed(range(len(blocks))):
+            b = blocks[i]
             ((y1, y2), (dy1, dy2)), d = _resplit([(y1, y2), (dy1, dy2)], d, b.dim), b.dim
-            idx = [ids[id(p)] for p in _trainable(b)]
+            idx = [ids[id(p)] for p in (_states[i].trainable() if _states else _trainable(b))]
             with _block_state(_states[i]) if _states else nullcontext():
                 step = _seeded(b.backward_halves, _child_seed(i))
                 y1, y2, dy1, dy2, g = step(y1, y2, dy1, dy2, [params[k] for k in idx])
