@@ -231,7 +231,8 @@ def _own_forward(b): return type(b).forward is _BN_FORWARD   # torch's own Batch
 def _torch_bn(b, calls: list, replay: bool):
     "The training-mode forward of torch's own BatchNorm `b`, recorded in `calls` or replayed from it, without a mode."
     def forward(x):
-        if not b.training or x.numel() <= x.shape[1] or b.eps <= 0: return _BN_FORWARD(b, x)   # (torch's errors)
+        if not b.training or x.dim() < 2 or x.numel() <= x.shape[1] or b.eps <= 0:
+            return _BN_FORWARD(b, x)                                      # (torch's own errors for these)
         if replay: return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[0], b.eps)
         b._check_input_dim(x)
         momentum = 0.0 if b.momentum is None else b.momentum              # `_BatchNorm.forward`'s bookkeeping:
