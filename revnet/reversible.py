@@ -6,7 +6,7 @@
 from __future__ import annotations
 from contextlib import contextmanager, nullcontext, ExitStack
 from contextvars import ContextVar
-import copy, zlib
+import copy, sys, zlib
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
@@ -179,6 +179,10 @@ class _Reusable:
     def __exit__(self, *exc): return self.stack.pop().__exit__(*exc)
 
 # %% ../nbs/01_reversible.ipynb #3892890c
+def _dense(t):
+    "`t`, or a contiguous copy of it where it is a strided view: CUDA's batch-norm kernels take only dense layouts."
+    return t if t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last) else t.contiguous()
+
 class _BatchNormReplay(torch.autograd.Function):
     "Training-mode batch norm on given batch statistics: one elementwise pass, and the training-mode gradient."
     @staticmethod
@@ -193,7 +197,7 @@ class _BatchNormReplay(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight, mean, invstd = ctx.saved_tensors
         dx, dw, db = torch.ops.aten.native_batch_norm_backward(
-            dy, x, weight, None, None, mean, invstd, True, ctx.eps, list(ctx.needs_input_grad[:3]))
+            _dense(dy), _dense(x), weight, None, None, mean, invstd, True, ctx.eps, list(ctx.needs_input_grad[:3]))
         return dx, dw, db, None, None, None
 
 # %% ../nbs/01_reversible.ipynb #ac03377b
@@ -202,6 +206,7 @@ def _bn_args(input, running_mean, running_var, weight=None, bias=None, training=
 
 def _bn_record(calls: list, x, w, b, rm, rv, momentum, eps):
     "`F.batch_norm`'s training-mode output, by the op that also returns the batch statistics (appended to `calls`)."
+    x = _dense(x)   # (the first block's half is a strided view)
     if rm is None: out, mean, invstd = torch.native_batch_norm(x, w, b, None, None, True, momentum, eps)
     else: out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
     calls.append((mean, invstd))
@@ -381,8 +386,9 @@ class _Probe(torch.autograd.Function):
     def forward(ctx, x): y = x * 2; ctx.save_for_backward(y); return y
     @staticmethod
     def backward(ctx, dy):
+        refs = sys.getrefcount(dy)   # (first, as in `_RevFunction.backward`: a caller's own tensor has one more)
         y, = ctx.saved_tensors
-        _FREE.update(y=_use_count(y), dy=_use_count(dy))
+        _FREE.update(y=_use_count(y), dy=_use_count(dy), dy_refs=refs)
         return dy
 
 # %% ../nbs/01_reversible.ipynb #b0c53daf
@@ -392,14 +398,15 @@ def _free_counts() -> dict:
         with torch.enable_grad(): (_Probe.apply(torch.ones(4, requires_grad=True)) * torch.ones(4)).sum().backward()
     return _FREE
 
-def _owned(t, like, key):
-    "Can nothing but backward see `t` (see above)? Then backward may overwrite it, or free its storage."
-    return (_use_count(t) <= _free_counts()[key] and t.is_contiguous() and t.dtype == like.dtype
+def _owned(t, like, key, refs=None):
+    "Can nothing but backward see `t` (see above; `refs`: the gradient's Python references)? Then free its storage."
+    return (_use_count(t) <= _free_counts()[key] and (refs is None or refs <= _free_counts()['dy_refs'])
+            and t.is_contiguous() and t.dtype == like.dtype
             and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
 
-def _work_halves(t, like, key, dim):
+def _work_halves(t, like, key, dim, refs=None):
     "Contiguous copies (shaped as `like`'s) of the halves of `t` to work in; `t`'s storage freed if nothing else sees it."
-    own = _owned(t, like, key) and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    own = _owned(t, like, key, refs) and t.untyped_storage().nbytes() == t.numel() * t.element_size()
     hs = [torch.empty_like(h, memory_format=torch.contiguous_format).copy_(g)
           for h, g in zip(_split(like.detach(), dim), _split(t.detach(), dim))]
     if own: t.untyped_storage().resize_(0)
@@ -419,12 +426,13 @@ class _RevFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy):
+        refs = sys.getrefcount(dy)   # (first, as in `_Probe.backward`: a gradient the caller passed has one more)
         if torch.is_grad_enabled():
             raise RuntimeError("double backward (create_graph=True) through a RevSequence in 'reversible' mode is not "
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *params) = ctx.seq, ctx.saved_tensors
-        dys = _work_halves(dy, y, 'dy', seq.dim)   # buffers the blocks update in place
+        dys = _work_halves(dy, y, 'dy', seq.dim, refs)   # buffers the blocks update in place
         ys = _work_halves(y, y, 'y', seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
