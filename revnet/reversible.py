@@ -180,8 +180,9 @@ class _Reusable:
 
 # %% ../nbs/01_reversible.ipynb #3892890c
 def _dense(t):
-    "`t`, or a contiguous copy of it where it is a strided view: CUDA's batch-norm kernels take only dense layouts."
-    return t if t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last) else t.contiguous()
+    "`t`, or on a GPU a contiguous copy of it where it is a strided view: CUDA's batch-norm kernels take only dense ones."
+    dense = t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last)
+    return t if dense or t.device.type == 'cpu' else t.contiguous()
 
 class _BatchNormReplay(torch.autograd.Function):
     "Training-mode batch norm on given batch statistics: one elementwise pass, and the training-mode gradient."
