@@ -27,8 +27,9 @@ python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA GPU'; print
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 fail=0
 nbs=$(grep -l '#| cuda' nbs/[0-9]*.ipynb)
-timeout 420 python3 .ci/cuda_cells.py $nbs 2>&1 | tee "$OUT/cuda_cells.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
-timeout 300 python3 -m revnet.bench --device cuda --model revnet-164 --batch-size 128 --precisions fp32,bf16 \
+# (the two timeouts together stay under the lent machine's 600 s per command, with time for the install)
+timeout 330 python3 .ci/cuda_cells.py $nbs 2>&1 | tee "$OUT/cuda_cells.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
+timeout 190 python3 -m revnet.bench --device cuda --model revnet-164 --batch-size 128 --precisions fp32,bf16 \
   --variants reversible,plain,checkpoint,memcnn,revlib,baseline,reversible+fused --out "$OUT/bench_cuda" \
   2>&1 | tee "$OUT/bench.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
 for f in nbs/bench_cuda.*; do [ -f "$f" ] && cp "$f" "$OUT/nb_$(basename "$f")"; done   # 07's CUDA cell writes these
