@@ -7,17 +7,19 @@ from __future__ import annotations
 from contextlib import contextmanager, nullcontext, ExitStack
 from contextvars import ContextVar
 import copy, sys, zlib
+from typing import NamedTuple
 import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
-from torch.overrides import TorchFunctionMode
+from . import _fast
 from .testing import grad_rel_error, Cast
 
 # %% auto #0
-__all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'ReversibleBlock', 'AdditiveCoupling',
-           'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded', 'checkpointed', 'RevSequence', 'set_mode',
-           'AffineCoupling', 'mlp', 'MLPCoupling', 'autocast_grad_errors', 'FusedOptimizer', 'memory_vs_blocks',
-           'plot_memory_vs_blocks']
+__all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf', 'vjp',
+           'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
+           'checkpointed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Conditioned',
+           'ConditionalCoupling', 'autocast_grad_errors', 'FusedOptimizer', 'memory_vs_blocks', 'plot_memory_vs_blocks',
+           'InversionError', 'verify_inversion']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -63,7 +65,9 @@ def rng_scope(key):
         if cuda:
             i = dev.index if dev.index is not None else torch.cuda.current_device()
             torch.cuda.default_generators[i].manual_seed(s)
-        with block_rng(None): yield
+        tok = _SEED.set(None)                   # inside: no stream, so a nested scope draws on as it is
+        try: yield
+        finally: _SEED.reset(tok)
 
 # %% ../nbs/01_reversible.ipynb #bd157d64
 RANDOM_MODULES = [nn.modules.dropout._DropoutNd, nn.RReLU]
@@ -97,67 +101,116 @@ def _replay(state, device=None):
         yield
 
 # %% ../nbs/01_reversible.ipynb #c4da3fb8
-def _vjp(outs, inputs, douts):
-    "Vector-Jacobian product: gradients of `outs` (upstream `douts`) for `inputs`; None where an input is unused."
-    pairs = [(o, d) for o, d in zip(outs, douts) if o.requires_grad and d is not None]
-    if not pairs: return [None] * len(inputs)
-    o, d = zip(*pairs)
-    return list(torch.autograd.grad(o, inputs, [g.to(t.dtype) for t, g in zip(o, d)], allow_unused=True))
+class BackwardResult(NamedTuple):
+    "What `backward_halves` returns: the block's inputs, their gradients, and a gradient (or None) per entry of `params`."
+    x1: torch.Tensor
+    x2: torch.Tensor
+    dx1: torch.Tensor
+    dx2: torch.Tensor
+    grads: list
+
+def leaf(h):
+    "A half as the leaf a recomputation starts from: detached, contiguous (a copy only if it is not), requiring grad."
+    return h.detach().contiguous().requires_grad_()
 
 def _zero_if_none(g, like): return torch.zeros_like(like) if g is None else g
 def _add(a, b): return b if a is None else a if b is None else a + b
 
-def _leaf(h):
-    "A half as the leaf a recomputation starts from, contiguous (a copy only if it is not: batch norm is slow on it)."
-    return h.detach().contiguous().requires_grad_()
+# %% ../nbs/01_reversible.ipynb #e689a324
+_ACCUMULATE = type((torch.zeros(1, requires_grad=True) * 1).grad_fn.next_functions[0][0])   # a leaf's node
+
+def _outside(outs, inputs):
+    "Tensors that require grad, reached by `outs`' graph other than through `inputs`: gradients a vjp would drop."
+    ids, stop = {id(t) for t in inputs}, {t.grad_fn for t in inputs if t.grad_fn is not None}
+    todo, seen, found = [o.grad_fn for o in outs], set(), []
+    while todo:
+        n = todo.pop()
+        if n in seen: continue
+        seen.add(n)
+        if type(n) is _ACCUMULATE:
+            if id(n.variable) not in ids: found.append(n.variable)
+        elif n not in stop: todo.extend(f for f, _ in n.next_functions if f is not None and f not in seen)
+    return found
+
+def _refuse_outside(found):
+    t = found[0]
+    raise RuntimeError(
+        f"a tensor that requires grad ({tuple(t.shape)}, {t.dtype}) reaches a reversible block's F or G from outside: it "
+        "is not one of the block's halves, parameters or context tensors (a conditioning embedding kept as an "
+        "attribute, say). 'reversible' mode would drop its gradient. Pass it as context, seq(x, emb), and take it as an "
+        "argument of F and G; or register the module that makes it as a submodule of the block.")
+
+def vjp(outs, inputs, douts):
+    "Vector-Jacobian product of `outs` (upstream `douts`) for `inputs`, None where unused; refuses gradients it would drop."
+    pairs = [(o, d) for o, d in zip(outs, douts) if o.requires_grad and d is not None]
+    if not pairs: return [None] * len(inputs)
+    o, d = zip(*pairs)
+    if found := _outside(o, inputs): _refuse_outside(found)
+    return list(torch.autograd.grad(o, inputs, [g.to(t.dtype) for t, g in zip(o, d)], allow_unused=True))
 
 # %% ../nbs/01_reversible.ipynb #294973d6
 class ReversibleBlock(nn.Module):
-    "The invertible-block protocol: subclasses define `forward_halves` and `inverse_halves` on halves along `dim`."
+    """The invertible-block protocol, on the two halves of the input along `dim`.
+
+    Subclasses define `forward_halves(x1, x2, *context) -> (y1, y2)` and `inverse_halves(y1, y2, *context) -> (x1, x2)`;
+    `context` holds the extra tensors the sequence was called with (none by default). Random numbers are drawn in
+    submodules' calls or inside `rng_scope(key)`; everything else is a function of the halves, the context, parameters
+    and buffers."""
     invertible = True
     def __init__(self, dim: int = 1): super().__init__(); self.dim = dim
-    def forward_halves(self, x1, x2): raise NotImplementedError
-    def inverse_halves(self, y1, y2): raise NotImplementedError
+    def forward_halves(self, x1, x2, *context): raise NotImplementedError
+    def inverse_halves(self, y1, y2, *context): raise NotImplementedError
 
-    def backward_halves(self, y1, y2, dy1, dy2, params):
-        "Inputs, their gradients and `params`' gradients from the outputs: invert, then differentiate forward."
-        with torch.no_grad(), recomputing(): x1, x2 = self.inverse_halves(y1, y2)
+    def backward_halves(self, y1, y2, dy1, dy2, params, *context) -> BackwardResult:
+        """The inputs, their gradients and `params`' gradients, from the outputs and their gradients.
+
+        `y1, y2, dy1, dy2` are the core's working buffers: a step may overwrite them in place and return them. `params`
+        are the block's trainable parameters as forward used them, then the context tensors that require grad;
+        `grads` has one entry per param, in order. Re-evaluations run inside `recomputing()`. This default inverts,
+        then differentiates `forward_halves` at the reconstructed inputs."""
+        with torch.no_grad(), recomputing(): x1, x2 = self.inverse_halves(y1, y2, *context)
         x1, x2 = x1.detach().requires_grad_(), x2.detach().requires_grad_()
-        with torch.enable_grad(), recomputing(): z1, z2 = self.forward_halves(x1, x2)
-        dx1, dx2, *dp = _vjp((z1, z2), [x1, x2, *params], (dy1, dy2))
-        return x1.detach(), x2.detach(), _zero_if_none(dx1, x1), _zero_if_none(dx2, x2), dp
+        with torch.enable_grad(), recomputing(): z1, z2 = self.forward_halves(x1, x2, *context)
+        dx1, dx2, *dp = vjp((z1, z2), [x1, x2, *params], (dy1, dy2))
+        return BackwardResult(x1.detach(), x2.detach(), _zero_if_none(dx1, x1), _zero_if_none(dx2, x2), dp)
 
-    def forward(self, x): return torch.cat(self.forward_halves(*_split(x, self.dim)), self.dim)
-    def inverse(self, y): return torch.cat(self.inverse_halves(*_split(y, self.dim)), self.dim)
+    def forward(self, x, *context): return torch.cat(self.forward_halves(*_split(x, self.dim), *context), self.dim)
+    def inverse(self, y, *context): return torch.cat(self.inverse_halves(*_split(y, self.dim), *context), self.dim)
 
 # %% ../nbs/01_reversible.ipynb #9c921446
+def _same_maths(b, cls):
+    "Does block `b` compute `cls`'s forward and inverse (not a subclass's own maths)?"
+    t = type(b)
+    return t.forward_halves is cls.forward_halves and t.inverse_halves is cls.inverse_halves
+
 class AdditiveCoupling(ReversibleBlock):
-    "Reversible block: y1 = x1 + F(x2), y2 = x2 + G(y1) on the two halves of the input along `dim`."
+    "Reversible block: y1 = x1 + F(x2), y2 = x2 + G(y1) on the halves along `dim`; F and G also get the context."
     def __init__(self, F: nn.Module, G: nn.Module, dim: int = 1):
         super().__init__(dim); self.F, self.G = F, G
 
-    def forward_halves(self, x1, x2):
-        with rng_scope('F'): y1 = x1 + _check_shape(self.F(x2), x2, 'F')   # y1 = x1 + F(x2)
-        with rng_scope('G'): y2 = x2 + _check_shape(self.G(y1), y1, 'G')   # y2 = x2 + G(y1)
+    def forward_halves(self, x1, x2, *c):
+        with rng_scope('F'): y1 = x1 + _check_shape(self.F(x2, *c), x2, 'F')   # y1 = x1 + F(x2)
+        with rng_scope('G'): y2 = x2 + _check_shape(self.G(y1, *c), y1, 'G')   # y2 = x2 + G(y1)
         return y1, y2
 
-    def inverse_halves(self, y1, y2):
-        with rng_scope('G'): x2 = y2 - self.G(y1)                          # x2 = y2 - G(y1)
-        with rng_scope('F'): x1 = y1 - self.F(x2)                          # x1 = y1 - F(x2)
+    def inverse_halves(self, y1, y2, *c):
+        with rng_scope('G'): x2 = y2 - self.G(y1, *c)                          # x2 = y2 - G(y1)
+        with rng_scope('F'): x1 = y1 - self.F(x2, *c)                          # x1 = y1 - F(x2)
         return x1, x2
 
-    def backward_halves(self, y1, y2, dy1, dy2, params):
-        "F and G evaluated once each; the halves (the core's buffers) become the inputs and their gradients in place."
-        with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := _leaf(y1))
-        gy1, *dG = _vjp((g,), [y1_, *params], (dy2,))
+    def backward_halves(self, y1, y2, dy1, dy2, params, *c):
+        "F and G evaluated once each, the halves updated in place (for a subclass with maths of its own: the default)."
+        if not _same_maths(self, AdditiveCoupling): return super().backward_halves(y1, y2, dy1, dy2, params, *c)
+        with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := leaf(y1), *c)
+        gy1, *dG = vjp((g,), [y1_, *params], (dy2,))
         y2.sub_(g.detach()); del g, y1_                                     # x2 = y2 - G(y1)
         if gy1 is not None: dy1.add_(gy1)                                   # dz1 = dy1 + dG/dy1^T dy2
         del gy1                                                             # (not alive during F's step)
-        with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := _leaf(y2))
-        fx2, *dF = _vjp((f,), [x2_, *params], (dy1,))
+        with torch.enable_grad(), rng_scope('F'): f = self.F(x2_ := leaf(y2), *c)
+        fx2, *dF = vjp((f,), [x2_, *params], (dy1,))
         y1.sub_(f.detach()); del f, x2_                                     # x1 = y1 - F(x2)
         if fx2 is not None: dy2.add_(fx2)                                   # dx2 = dy2 + dF/dx2^T dz1
-        return y1, y2, dy1, dy2, [_add(a, b) for a, b in zip(dF, dG)]
+        return BackwardResult(y1, y2, dy1, dy2, [_add(a, b) for a, b in zip(dF, dG)])
 
 # %% ../nbs/01_reversible.ipynb #50b69fd9
 def _bn_stats(mods):
@@ -178,91 +231,6 @@ class _Reusable:
     def __enter__(self): c = self.cm(); self.stack.append(c); return c.__enter__()
     def __exit__(self, *exc): return self.stack.pop().__exit__(*exc)
 
-# %% ../nbs/01_reversible.ipynb #3892890c
-def _dense(t):
-    "`t`, or on a GPU a contiguous copy of it where it is a strided view: CUDA's batch-norm kernels take only dense ones."
-    dense = t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last)
-    return t if dense or t.device.type == 'cpu' else t.contiguous()
-
-class _BatchNormReplay(torch.autograd.Function):
-    "Training-mode batch norm on given batch statistics: one elementwise pass, and the training-mode gradient."
-    @staticmethod
-    def forward(ctx, x, weight, bias, mean, invstd, eps):
-        ctx.save_for_backward(x, weight, mean, invstd); ctx.eps = eps
-        a = invstd if weight is None else invstd * weight        # y = x * a + c, the affine map batch norm applies
-        c = -mean * a if bias is None else torch.addcmul(bias, mean, a, value=-1)
-        zero, one = torch.zeros_like(a), torch.ones_like(a)       # the inference kernel with mean 0, var 1, eps 0
-        return torch.batch_norm(x, a, c, zero, one, False, 0., 0., torch.backends.cudnn.enabled)
-
-    @staticmethod
-    def backward(ctx, dy):
-        x, weight, mean, invstd = ctx.saved_tensors
-        dx, dw, db = torch.ops.aten.native_batch_norm_backward(
-            _dense(dy), _dense(x), weight, None, None, mean, invstd, True, ctx.eps, list(ctx.needs_input_grad[:3]))
-        return dx, dw, db, None, None, None
-
-# %% ../nbs/01_reversible.ipynb #ac03377b
-def _bn_args(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    return input, running_mean, running_var, weight, bias, training, momentum, eps   # F.batch_norm's signature
-
-def _bn_record(calls: list, x, w, b, rm, rv, momentum, eps):
-    "`F.batch_norm`'s training-mode output, by the op that also returns the batch statistics (appended to `calls`)."
-    x = _dense(x)   # (the first block's half is a strided view)
-    if rm is None: out, mean, invstd = torch.native_batch_norm(x, w, b, None, None, True, momentum, eps)
-    else: out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
-    calls.append((mean, invstd))
-    return out
-
-class _BNTape(TorchFunctionMode):
-    "Inside one BatchNorm module's forward: its training-mode `F.batch_norm` recorded in `calls`, or replayed."
-    def __init__(self, calls: list, replay: bool): super().__init__(); self.calls, self.replay = calls, replay
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is not nn.functional.batch_norm: return func(*args, **kwargs)
-        x, rm, rv, w, b, training, momentum, eps = _bn_args(*args, **kwargs)
-        if not training or x.numel() <= x.shape[1]: return func(*args, **kwargs)   # (torch's own error for N=1)
-        if self.replay: return _BatchNormReplay.apply(x, w, b, *self.calls[0], eps)
-        return _bn_record(self.calls, x, w, b, rm, rv, momentum, eps)
-
-# %% ../nbs/01_reversible.ipynb #aea5acb3
-_BN_FORWARD = nn.modules.batchnorm._BatchNorm.forward
-
-def _batchnorms(mods):
-    "Training-mode BatchNorm modules among `mods` (not already taped by an enclosing context)."
-    return [b for b in mods if isinstance(b, nn.modules.batchnorm._BatchNorm) and b.training
-            and 'forward' not in b.__dict__]
-
-def _own_forward(b): return type(b).forward is _BN_FORWARD   # torch's own BatchNorm1d/2d/3d (not a subclass's)
-
-def _torch_bn(b, calls: list, replay: bool):
-    "The training-mode forward of torch's own BatchNorm `b`, recorded in `calls` or replayed from it, without a mode."
-    def forward(x):
-        if not b.training or x.dim() < 2 or x.numel() <= x.shape[1] or b.eps <= 0:
-            return _BN_FORWARD(b, x)                                      # (torch's own errors for these)
-        if replay: return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[0], b.eps)
-        b._check_input_dim(x)
-        momentum = 0.0 if b.momentum is None else b.momentum              # `_BatchNorm.forward`'s bookkeeping:
-        if b.track_running_stats and b.num_batches_tracked is not None:   # the batch counted, and without a
-            b.num_batches_tracked.add_(1)                                 # momentum a cumulative average
-            if b.momentum is None: momentum = 1.0 / float(b.num_batches_tracked)
-        rm, rv = (b.running_mean, b.running_var) if b.track_running_stats else (None, None)
-        return _bn_record(calls, x, b.weight, b.bias, rm, rv, momentum, b.eps)
-    return forward
-
-@contextmanager
-def _taped(calls: dict, replay: bool):
-    "Each BatchNorm module of `calls` ({module: list}) runs its forward recorded in its list, or replayed from it."
-    def forward_of(b):
-        if _own_forward(b): return _torch_bn(b, calls[b], replay)
-        def forward(x):
-            with _BNTape(calls[b], replay): return type(b).forward(b, x)
-        return forward
-    mods = [b for b in calls if 'forward' not in b.__dict__]
-    for b in mods: b.__dict__['forward'] = forward_of(b)   # (an instance attribute, set past Module.__setattr__)
-    try: yield
-    finally:
-        for b in mods: del b.__dict__['forward']
-
 # %% ../nbs/01_reversible.ipynb #513a8261
 class BlockState:
     "Buffers, parameter versions (and, with `reuse_bn`, batch statistics) of module `m` at forward (see above)."
@@ -275,9 +243,9 @@ class BlockState:
         "Wrap the forward: note the parameters' versions and the buffers forward changes, with their values before."
         self.params = [(p, p._version) for mod in self.mods for p in mod._parameters.values() if p is not None]
         snap = [(mod, n, getattr(mod, n)._version, getattr(mod, n).clone()) for mod, n in _other_buffers(self.mods)]
-        self.bn = {b: [] for b in _batchnorms(self.mods)} if self.reuse_bn else {}
+        self.bn = {b: [] for b in _fast._batchnorms(self.mods)} if self.reuse_bn and _fast.FAST_BN else {}
         try:
-            with _taped(self.bn, replay=False): yield self
+            with _fast._taped(self.bn, replay=False): yield self
         finally: self.before = [(mod, n, t) for mod, n, v, t in snap if getattr(mod, n)._version != v]
 
     def trainable(self):
@@ -300,12 +268,12 @@ class BlockState:
         self._check_versions()
         replay = {b: c for b, c in self.bn.items() if len(c) == 1}   # called once: its statistics are known
         swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)   # a replayed one: only the count
-                  if b not in replay or (n == 'num_batches_tracked' and not _own_forward(b))]   # its forward moves
+                  if b not in replay or (n == 'num_batches_tracked' and not _fast._own_forward(b))]   # its forward moves
                  + [(mod, n, t.clone()) for mod, n, t in self.before])
         orig = [(mod, n, mod._buffers[n]) for mod, n, _ in swaps]
         for mod, n, t in swaps: mod._buffers[n] = t
         try:
-            with _taped(replay, replay=True): yield
+            with _fast._taped(replay, replay=True): yield
         finally:
             for mod, n, t in orig: mod._buffers[n] = t
 
@@ -357,13 +325,34 @@ def _child_seed(i):
     return None if cur is None else (_derive(cur[0], i), cur[1])
 
 # %% ../nbs/01_reversible.ipynb #fa9a4f1c
-def _seeded(fn, seed):
-    "`fn` to run inside the block stream `seed` (a (seed, device) pair, or None)."
+_UNSET = object()
+
+@contextmanager
+def _scoped_calls(b):
+    "While block `b` runs: each call of one of its submodules draws from a sub-stream named after it (the outermost wins)."
+    mods = [(n, m) for n, m in b.named_modules() if n]
+    old = [m.__dict__.get('forward', _UNSET) for _, m in mods]
+    for n, m in mods: m.__dict__['forward'] = _in_scope(n, m.forward)   # (wraps a taped forward too)
+    try: yield
+    finally:
+        for (_, m), f in zip(mods, old):
+            if f is _UNSET: del m.__dict__['forward']
+            else: m.__dict__['forward'] = f
+
+def _in_scope(key, forward):
+    def scoped(*args, **kw):
+        with rng_scope(key): return forward(*args, **kw)
+    return scoped
+
+def _seeded(b, fn, seed):
+    "`fn`, a method of block `b`, to run in the block stream `seed` ((seed, device), or None: `fn` itself)."
+    if seed is None: return fn
+    scoped = not isinstance(b, RevSequence) and not torch.compiler.is_compiling()   # (a sequence scopes its own)
     def run(*args):
-        with block_rng(*seed) if seed else nullcontext(): return fn(*args)
+        with block_rng(*seed), _scoped_calls(b) if scoped else nullcontext(): return fn(*args)
     return run
 
-def _direct(i, b, run, x1, x2): return run(x1, x2)
+def _direct(i, b, run, *args): return run(*args)
 
 # %% ../nbs/01_reversible.ipynb #77e68ab6
 class _Call(nn.Module):
@@ -377,52 +366,30 @@ def _with_params(m, names, params, fn):
     if all(cur.get(n) is p for n, p in zip(names, params)): return fn()
     return torch.func.functional_call(_Call(m), {f'm.{n}': p for n, p in zip(names, params)}, (fn,))
 
-# %% ../nbs/01_reversible.ipynb #2931dc11
-def _use_count(t): return torch._C._storage_Use_Count(t.untyped_storage()._cdata)
-
-_FREE: dict = {}
-class _Probe(torch.autograd.Function):
-    "Measures the use counts of a saved output's storage and of its incoming gradient's, when nothing else holds them."
-    @staticmethod
-    def forward(ctx, x): y = x * 2; ctx.save_for_backward(y); return y
-    @staticmethod
-    def backward(ctx, dy):
-        refs = sys.getrefcount(dy)   # (first, as in `_RevFunction.backward`: a caller's own tensor has one more)
-        y, = ctx.saved_tensors
-        _FREE.update(y=_use_count(y), dy=_use_count(dy), dy_refs=refs)
-        return dy
-
-# %% ../nbs/01_reversible.ipynb #b0c53daf
-def _free_counts() -> dict:
-    "{'y': count, 'dy': count} of storages nothing else refers to (measured on `_Probe` once)."
-    if not _FREE:
-        with torch.enable_grad(): (_Probe.apply(torch.ones(4, requires_grad=True)) * torch.ones(4)).sum().backward()
-    return _FREE
-
-def _owned(t, like, key, refs=None):
-    "Can nothing but backward see `t` (see above; `refs`: the gradient's Python references)? Then free its storage."
-    return (_use_count(t) <= _free_counts()[key] and (refs is None or refs <= _free_counts()['dy_refs'])
-            and t.is_contiguous() and t.dtype == like.dtype
-            and t.shape == like.shape and not torch._C._autograd._get_current_graph_task_keep_graph())
-
-def _work_halves(t, like, key, dim, refs=None):
-    "Contiguous copies (shaped as `like`'s) of the halves of `t` to work in; `t`'s storage freed if nothing else sees it."
-    own = _owned(t, like, key, refs) and t.untyped_storage().nbytes() == t.numel() * t.element_size()
-    hs = [torch.empty_like(h, memory_format=torch.contiguous_format).copy_(g)
-          for h, g in zip(_split(like.detach(), dim), _split(t.detach(), dim))]
-    if own: t.untyped_storage().resize_(0)
-    return hs
-
 # %% ../nbs/01_reversible.ipynb #9d926b39
+_CHECK: ContextVar = ContextVar('revnet_inversion_check', default=None)   # the active `verify_inversion`, if any
+
 class _RevFunction(torch.autograd.Function):
+    """Backpropagation through a `RevSequence` from its output alone. Invariants:
+
+    - forward runs the blocks without autograd and saves the output, the context and the parameters, nothing per block
+      (but each block's `BlockState`: buffers a forward changed, BatchNorm batch statistics), so memory is flat in depth;
+    - backward re-evaluates each block on its state of forward (BatchNorm statistics move once), with the parameters
+      forward used, in forward's autocast state and random streams; it returns one gradient per input of forward;
+    - it frees the saved output's and the incoming gradient's storage only when nothing else can see them;
+    - double backward is refused."""
     @staticmethod
-    def forward(ctx, x, seq, seed, names, *params):
+    def forward(ctx, x, seq, seed, names, n_ctx, *tensors):
+        context, params = tensors[:n_ctx], tensors[n_ctx:]
         ctx.seq, ctx.seed, ctx.device, ctx.autocast, ctx.names = seq, seed, x.device, _autocast_state(), names
-        ctx.states = [BlockState(b, reuse_bn=True) for b in seq]
-        def record(i, b, run, x1, x2):
-            with ctx.states[i].record(): return run(x1, x2)
-        with block_rng(seed, x.device): y = torch.cat(seq.forward_halves(*_split(x, seq.dim), _call=record), seq.dim)
-        ctx.save_for_backward(y, *params)
+        ctx.n_ctx, ctx.states = n_ctx, [BlockState(b, reuse_bn=True) for b in seq]
+        chk = _CHECK.get()   # (an inversion check: see below)
+        ctx.check = None if chk is None else chk._start(seq)
+        def record(i, b, run, x1, x2, *c):
+            if ctx.check: ctx.check.keep(i, x1, x2)
+            with ctx.states[i].record(): return run(x1, x2, *c)
+        with block_rng(seed, x.device): y = torch.cat(seq._walk(*_split(x, seq.dim), context, record), seq.dim)
+        ctx.save_for_backward(y, *context, *params)
         return y
 
     @staticmethod
@@ -432,24 +399,27 @@ class _RevFunction(torch.autograd.Function):
             raise RuntimeError("double backward (create_graph=True) through a RevSequence in 'reversible' mode is not "
                                "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                                "gradients of gradients (e.g. a gradient penalty).")
-        seq, (y, *params) = ctx.seq, ctx.saved_tensors
-        dys = _work_halves(dy, y, 'dy', seq.dim, refs)   # buffers the blocks update in place
-        ys = _work_halves(y, y, 'y', seq.dim)
+        seq, (y, *rest), k = ctx.seq, ctx.saved_tensors, ctx.n_ctx
+        context = [c.detach().requires_grad_(ctx.needs_input_grad[5 + j]) for j, c in enumerate(rest[:k])]
+        params, cg = rest[k:], [c for c in context if c.requires_grad]
+        dys = _fast._work_halves(dy, y, 'dy', seq.dim, refs)   # buffers the blocks update in place
+        ys = _fast._work_halves(y, y, 'y', seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
-                return seq.backward_halves(*ys, *dys, params, _states=ctx.states)
+                return seq._backward(*ys, *dys, [*params, *cg], context, ctx.states, ctx.check)
         x1, x2, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
         del x1, x2; ys.clear()                       # the input, reconstructed: freed before its gradient is joined
         dx = torch.cat([dx1, dx2], seq.dim)
         if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
-        return (dx if ctx.needs_input_grad[0] else None, None, None, None, *grads)
+        dc = iter(grads[len(params):])
+        return (dx if ctx.needs_input_grad[0] else None, None, None, None, None,
+                *[next(dc) if c.requires_grad else None for c in context], *grads[:len(params)])
 
 # %% ../nbs/01_reversible.ipynb #2601c183
 @torch.compiler.disable
-def _rev_apply(seq, x, seed, named):
-    "The reversible Function (eager under `torch.compile`); the free use counts measured before the first backward."
-    _free_counts()
-    return _RevFunction.apply(x, seq, seed, [n for n, _ in named], *[p for _, p in named])
+def _rev_apply(seq, x, context, seed, named):
+    "The reversible Function (eager under `torch.compile`)."
+    return _RevFunction.apply(x, seq, seed, [n for n, _ in named], len(context), *context, *[p for _, p in named])
 
 # %% ../nbs/01_reversible.ipynb #31da3d59
 MODES = ('reversible', 'plain', 'checkpoint')
@@ -492,9 +462,28 @@ def _check_block(i, b):
                         "non-invertible units (downsampling, stem, head) before or after the sequence.")
     return b
 
+def _check_context(context):
+    bad = [type(c).__name__ for c in context if not isinstance(c, torch.Tensor)]
+    if bad: raise TypeError(f"a RevSequence's context must be tensors, got {', '.join(bad)}: pass other settings to "
+                            "the blocks' constructors")
+
+def _checkpointed_call(i, b, run, *args): return checkpointed(run, *args, module=b)
+
+def _refuse_draw(mode, seed):
+    if seed is None: raise RuntimeError(
+        f"a block drew random numbers that {mode!r} mode cannot replay: no module of the sequence was known to draw "
+        "them (a functional dropout, say). Build the RevSequence with preserve_rng=True, or give that module an "
+        "attribute draws_random = True.")
+    raise RuntimeError(
+        f"a block drew random numbers that {mode!r} mode cannot replay: outside its submodules' calls (in the code of "
+        "its own forward_halves, say). Draw them inside `with rng_scope(key):`, one key per function.")
+
 # %% ../nbs/01_reversible.ipynb #2e5a2595
 class RevSequence(Moded, nn.Sequential):
-    "A run of invertible blocks executed `'reversible'`, `'plain'` or `'checkpoint'`; itself an invertible block."
+    """A run of invertible blocks executed `'reversible'`, `'plain'` or `'checkpoint'`; itself an invertible block.
+
+    Call it as `seq(x, *context)`: each block gets the context tensors after its halves (a conditioning embedding, a
+    time step), stored once per call whatever the depth, with exact gradients in every mode."""
     modes, invertible = MODES, True
     def __init__(self, *blocks: nn.Module, mode: str = 'reversible', preserve_rng='auto'):
         if len(blocks) == 1 and isinstance(blocks[0], (list, tuple)): blocks = tuple(blocks[0])
@@ -515,61 +504,64 @@ class RevSequence(Moded, nn.Sequential):
         for b in bs: self.append(b)
         return self
 
-    def forward_halves(self, x1, x2, _call=_direct):
+    def forward_halves(self, x1, x2, *context): return self._walk(x1, x2, context, _direct)
+    def _walk(self, x1, x2, context, call):
+        "Forward through the blocks, each called as `call(i, block, run, x1, x2, *context)`."
         d = self.dim
         for i, b in enumerate(self):
             ((x1, x2),), d = _resplit([(x1, x2)], d, b.dim), b.dim
-            x1, x2 = _call(i, b, _seeded(b.forward_halves, _child_seed(i)), x1, x2)
+            x1, x2 = call(i, b, _seeded(b, b.forward_halves, _child_seed(i)), x1, x2, *context)
         return _resplit([(x1, x2)], d, self.dim)[0]
 
-    def inverse_halves(self, y1, y2):
+    def inverse_halves(self, y1, y2, *context):
         d = self.dim
         for i in reversed(range(len(self))):
             ((y1, y2),), d = _resplit([(y1, y2)], d, self[i].dim), self[i].dim
-            y1, y2 = _seeded(self[i].inverse_halves, _child_seed(i))(y1, y2)
+            y1, y2 = _seeded(self[i], self[i].inverse_halves, _child_seed(i))(y1, y2, *context)
         return _resplit([(y1, y2)], d, self.dim)[0]
 
-    def backward_halves(self, y1, y2, dy1, dy2, params, _states=None):
+    def backward_halves(self, y1, y2, dy1, dy2, params, *context) -> BackwardResult:
+        return self._backward(y1, y2, dy1, dy2, params, context, None, None)
+    def _backward(self, y1, y2, dy1, dy2, params, context, states, check):
+        "Backward through the blocks, on the `BlockState`s forward recorded (`states`; None: none), with `check`."
         ids, grads, d = {id(p): k for k, p in enumerate(params)}, [None] * len(params), self.dim
-        blocks = list(self)
+        blocks, cg = list(self), [c for c in context if c.requires_grad]
         for i in reversed(range(len(blocks))):
-            b = blocks[i]
+            b, st = blocks[i], states[i] if states else None
             ((y1, y2), (dy1, dy2)), d = _resplit([(y1, y2), (dy1, dy2)], d, b.dim), b.dim
-            idx = [ids[id(p)] for p in (_states[i].trainable() if _states else _trainable(b))]
-            with _block_state(_states[i]) if _states else nullcontext():
-                step = _seeded(b.backward_halves, _child_seed(i))
-                y1, y2, dy1, dy2, g = step(y1, y2, dy1, dy2, [params[k] for k in idx])
+            idx = list(dict.fromkeys(ids[id(p)] for p in [*(st.trainable() if st else _trainable(b)), *cg]))
+            with _block_state(st) if st else nullcontext():
+                step = _seeded(b, b.backward_halves, _child_seed(i))
+                y1, y2, dy1, dy2, g = step(y1, y2, dy1, dy2, [params[k] for k in idx], *context)
+            if check is not None: check(i, b, y1, y2)
             for k, gk in zip(idx, g): grads[k] = _add(grads[k], gk)
         (y1, y2), (dy1, dy2) = _resplit([(y1, y2), (dy1, dy2)], d, self.dim)
-        return y1, y2, dy1, dy2, grads
+        return BackwardResult(y1, y2, dy1, dy2, grads)
 
     def seed(self):
         "This call's stream: one draw of the global generator when a block may draw random numbers, else None."
         rand = draws_random(self) if self.preserve_rng == 'auto' else bool(self.preserve_rng)
         return int(torch.randint(2**62, ())) if rand else None
 
-    def forward(self, x, seed=None):
+    def forward(self, x, *context, seed=None):
         if len(self) == 0: return x
+        _check_context(context)
         named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]   # (one walk: names for backward)
-        mode = self.mode if torch.is_grad_enabled() and (x.requires_grad or named) else 'plain'
+        grad = x.requires_grad or named or any(c.requires_grad for c in context)
+        mode = self.mode if torch.is_grad_enabled() and grad else 'plain'
         seed = self.seed() if seed is None else seed
         watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
         before = _rng_state(x.device) if watch else None
-        if mode == 'reversible': y = _rev_apply(self, x, seed, named)
+        if mode == 'reversible': y = _rev_apply(self, x, context, seed, named)
         else:
-            call = (lambda i, b, run, x1, x2: checkpointed(run, x1, x2, module=b)) if mode == 'checkpoint' else _direct
-            with block_rng(seed, x.device):
-                y = torch.cat(self.forward_halves(*_split(x, self.dim), _call=call), self.dim)
-        if watch and not _same_rng(before, _rng_state(x.device)):
-            raise RuntimeError(f"a block drew random numbers that {mode!r} mode cannot replay (outside rng_scope, or "
-                               "from a module draws_random does not know, e.g. a functional dropout). Build the "
-                               "RevSequence with preserve_rng=True, or give that module an attribute "
-                               "draws_random = True.")
+            call = _checkpointed_call if mode == 'checkpoint' else _direct
+            with block_rng(seed, x.device): y = torch.cat(self._walk(*_split(x, self.dim), context, call), self.dim)
+        if watch and not _same_rng(before, _rng_state(x.device)): _refuse_draw(mode, seed)
         return y
 
-    def inverse(self, y, seed=None):
+    def inverse(self, y, *context, seed=None):
         "The sequence's input from its output (`seed`: the stream forward used, if it drew random numbers)."
-        with block_rng(seed, y.device): return torch.cat(self.inverse_halves(*_split(y, self.dim)), self.dim)
+        with block_rng(seed, y.device): return torch.cat(self.inverse_halves(*_split(y, self.dim), *context), self.dim)
 
 # %% ../nbs/01_reversible.ipynb #80861dcc
 def set_mode(model: nn.Module, mode: str) -> nn.Module:
@@ -617,6 +609,20 @@ class MLPCoupling(AdditiveCoupling):
     "Additive coupling on token vectors: the last dim split into halves of `d`; F and G pre-norm MLPs."
     def __init__(self, d: int, hidden: int | None = None, p: float = 0.0):
         super().__init__(mlp(d, hidden or 4 * d, p), mlp(d, hidden or 4 * d, p), dim=-1)
+
+# %% ../nbs/01_reversible.ipynb #ef04d73e
+class Conditioned(nn.Module):
+    "`fn(h) + proj(c)`: a residual function plus a projection of a context vector per sample, `c` (FiLM's shift)."
+    def __init__(self, fn: nn.Module, context_dim: int, channels: int, dim: int = 1):
+        super().__init__(); self.fn, self.proj, self.dim = fn, nn.Linear(context_dim, channels), dim
+    def forward(self, h, c):
+        shape = [h.shape[0]] + [1] * (h.dim() - 1); shape[self.dim] = -1   # (N, channels) broadcast over h
+        return self.fn(h) + self.proj(c).view(shape)
+
+class ConditionalCoupling(AdditiveCoupling):
+    "Additive coupling on a context vector `c` per sample: y1 = x1 + F(x2) + Pf(c), y2 = x2 + G(y1) + Pg(c)."
+    def __init__(self, F: nn.Module, G: nn.Module, context_dim: int, channels: int, dim: int = 1):
+        super().__init__(Conditioned(F, context_dim, channels, dim), Conditioned(G, context_dim, channels, dim), dim)
 
 # %% ../nbs/01_reversible.ipynb #375aee89
 def autocast_grad_errors(model, x, amp=torch.bfloat16, device_type='cpu', seed=0):
@@ -687,3 +693,48 @@ def plot_memory_vs_blocks(res, ax=None, title='Activation memory retained after 
     ax.set_xscale('log', base=2); ax.set_xticks(ns, [str(n) for n in ns]); ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.grid(alpha=.3); ax.legend(fontsize=8)
     return ax
+
+# %% ../nbs/01_reversible.ipynb #f4bfe731
+class InversionError(RuntimeError):
+    "A block's input, reconstructed in backward, is further from forward's than the tolerance allows."
+
+class _Kept:
+    "One reversible call's block inputs, kept in forward and compared with their reconstruction in backward."
+    def __init__(self, check, label, order): self.check, self.label, self.order, self.x = check, label, order, {}
+    def keep(self, i, x1, x2): self.x[i] = (x1.detach().clone(), x2.detach().clone())
+    def __call__(self, i, b, x1, x2):
+        (k1, k2), tol = self.x[i], self.check.tol
+        diff = torch.cat([(x1 - k1).flatten(), (x2 - k2).flatten()]).double()
+        err = (diff.norm() / torch.cat([k1.flatten(), k2.flatten()]).double().norm().clamp_min(1e-300)).item()
+        self.check.errors.append(dict(sequence=self.label, order=self.order, block=i, type=type(b).__name__,
+                                      rel_error=err, max_abs=diff.abs().max().item()))
+        if tol is not None and not err <= tol: raise InversionError(
+            f"block {i} ({type(b).__name__}) of {self.label}: backward reconstructed its input with relative error "
+            f"{err:.2e}, more than tol={tol:g}. Its inverse_halves does not undo its forward_halves: check the "
+            "inverse's maths, and that both draw the same random numbers (submodules' calls or rng_scope).")
+
+# %% ../nbs/01_reversible.ipynb #eaa87963
+class verify_inversion:
+    """`with verify_inversion(model, tol) as v:` reversible forwards keep each block's input, and backward measures how
+    well it reconstructed it: `v.errors`, one row per block as backward meets it (relative L2 and largest absolute
+    error); past `tol` (relative L2; None: never) it raises `InversionError` naming the block. Memory: every block's
+    input, while on."""
+    def __init__(self, model: nn.Module | None = None, tol: float | None = None):
+        self.tol, self.errors, self._order = tol, [], {}
+        self._names = {} if model is None else {id(m): n for n, m in model.named_modules() if n}
+    def __enter__(self): self._tok = _CHECK.set(self); return self
+    def __exit__(self, *exc): _CHECK.reset(self._tok)
+    def _start(self, seq):
+        k = self._order.setdefault(id(seq), len(self._order))
+        return _Kept(self, self._names.get(id(seq), f'sequence {k}'), k)
+
+    def plot(self, ax=None, label=None, title='Reconstruction of each block input in backward'):
+        "Relative error of each block's reconstructed input, blocks in forward order (all reversible runs)."
+        import matplotlib.pyplot as plt
+        if ax is None: _, ax = plt.subplots(figsize=(6.5, 3.4))
+        rows = sorted(self.errors, key=lambda r: (r['order'], r['block']))
+        ax.semilogy([max(r['rel_error'], 1e-18) for r in rows], '.-', ms=3, label=label)
+        ax.set(xlabel='block (forward order)', ylabel='relative error of its input', title=title)
+        ax.grid(alpha=.3)
+        if label: ax.legend(fontsize=8)
+        return ax
