@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F_
 from .core import Explorer, has_widget_frontend
-from .reversible import (AdditiveCoupling, RevSequence, set_mode, frozen_bn_stats,
+from .reversible import (AdditiveCoupling, RevSequence, set_mode, frozen_bn_stats, verify_inversion,
                          _split, _rng_state, _replay, _autocast_state, _autocast)
 from .models import create_model, model_config, list_models
 
@@ -19,8 +19,8 @@ from .models import create_model, model_config, list_models
 __all__ = ['PRECISIONS', 'in_precision', 'rel_l2', 'max_abs', 'StageError', 'stage_trace', 'basic_fn', 'rev_stage',
            'InversionReport', 'reconstruction_errors', 'angle_deg', 'norm_ratio', 'GradAgreement', 'compare_grads',
            'grad_agreement', 'recon_vs_blocks', 'plot_recon_vs_blocks', 'recon_by_precision', 'plot_recon_by_precision',
-           'grads_vs_blocks', 'plot_grads_vs_blocks', 'GradAngleMonitor', 'InversionCheck', 'check_inversion',
-           'inversion_explorer']
+           'grads_vs_blocks', 'plot_grads_vs_blocks', 'GradAngleMonitor', 'backward_reconstruction', 'InversionCheck',
+           'check_inversion', 'inversion_explorer']
 
 # %% ../nbs/05_inversion.ipynb #b9be9e58
 PRECISIONS = {'float64': (torch.float64, None), 'float32': (torch.float32, None), 'bfloat16': (torch.bfloat16, None),
@@ -341,6 +341,18 @@ def _plot_angles(records, ax=None, title=None):
         a2.set_ylabel('cross-entropy loss (nats)'); hs = [a + b for a, b in zip(hs, a2.get_legend_handles_labels())]
     ax.legend(*hs, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.2), ncol=2)
     return ax
+
+# %% ../nbs/05_inversion.ipynb #6a1729a1
+def backward_reconstruction(model: nn.Module, x: torch.Tensor, precisions=('float64', 'float32', 'bf16-autocast')):
+    "{precision: `verify_inversion`} of one training-mode forward and backward of a copy of `model` on `x`."
+    out = {}
+    for p in precisions:
+        dtype, amp = PRECISIONS[p]
+        m = copy.deepcopy(model).to(dtype).train()
+        with verify_inversion(m) as v, torch.autocast(x.device.type, amp or torch.bfloat16, enabled=amp is not None):
+            loss = m(x.to(dtype)).float().logsumexp(-1).sum()
+        loss.backward(); out[p] = v
+    return out
 
 # %% ../nbs/05_inversion.ipynb #8c04d3bc
 @dataclass
