@@ -122,6 +122,8 @@ _ACCUMULATE = type((torch.zeros(1, requires_grad=True) * 1).grad_fn.next_functio
 def _outside(outs, inputs):
     "Tensors that require grad, reached by `outs`' graph other than through `inputs`: gradients a vjp would drop."
     ids, stop = {id(t) for t in inputs}, {t.grad_fn for t in inputs if t.grad_fn is not None}
+    st = _STATE.get()   # (the block's own parameters are no outsiders: one that did not require grad at forward
+    if st is not None: ids |= {id(p) for p, _ in st.params}   #  gets no gradient from this step, as in plain)
     todo, seen, found = [o.grad_fn for o in outs], set(), []
     while todo:
         n = todo.pop()
@@ -236,12 +238,13 @@ class BlockState:
     "Buffers, parameter versions (and, with `reuse_bn`, batch statistics) of module `m` at forward (see above)."
     def __init__(self, m: nn.Module, reuse_bn: bool = False):
         self.m, self.mods, self.reuse_bn = m, list(m.modules()), reuse_bn   # (one walk of the module tree)
-        self.before, self.params, self.bn = [], [], {}
+        self.before, self.params, self._trainable, self.bn = [], [], [], {}
 
     @contextmanager
     def record(self):
         "Wrap the forward: note the parameters' versions and the buffers forward changes, with their values before."
         self.params = [(p, p._version) for mod in self.mods for p in mod._parameters.values() if p is not None]
+        self._trainable = list(dict.fromkeys(p for p, _ in self.params if p.requires_grad))
         snap = [(mod, n, getattr(mod, n)._version, getattr(mod, n).clone()) for mod, n in _other_buffers(self.mods)]
         self.bn = {b: [] for b in _fast._batchnorms(self.mods)} if self.reuse_bn and _fast.FAST_BN else {}
         try:
@@ -250,7 +253,7 @@ class BlockState:
 
     def trainable(self):
         "The parameters that required grad at forward, in `m.parameters()` order."
-        return list(dict.fromkeys(p for p, _ in self.params if p.requires_grad))
+        return self._trainable
 
     def _check_versions(self):
         "Autograd's error when a parameter was modified in place since forward."
