@@ -269,7 +269,7 @@ class BlockState:
     def recompute(self):
         "Wrap a re-evaluation: batch statistics replayed, running statistics and changed buffers on scratch copies."
         self._check_versions()
-        replay = {b: c for b, c in self.bn.items() if len(c) == 1}   # called once: its statistics are known
+        replay = {b: c for b, c in self.bn.items() if len(c) == 1 and c[0]}   # once, enough values
         swaps = ([(b, n, getattr(b, n).clone()) for b, n in _bn_stats(self.mods)   # a replayed one: only the count
                   if b not in replay or (n == 'num_batches_tracked' and not _fast._own_forward(b))]   # its forward moves
                  + [(mod, n, t.clone()) for mod, n, t in self.before])
