@@ -77,7 +77,7 @@ _TWINS = {  # arch -> (name of the non-reversible twin of a config, the twin's c
     'revvit': (lambda c: 'vit-' + c.name.split('-', 1)[1], lambda c: {'depth': c.depth}),  # a block: attention + MLP
 }
 
-# %% ../nbs/07_benchmark.ipynb #6f4ec102
+# %% ../nbs/07_benchmark.ipynb #27b19da2
 PRESETS = {  # name -> the revnet-bench options it sets (those given on the command line win)
     'launch-bound': dict(model='revnet-164', batch_size=2, image_size=4, threads=1,
                          variants='reversible,plain,checkpoint,memcnn,revlib,baseline,reversible+fused'),
@@ -169,7 +169,7 @@ def bn_moves(model, x, y, amp=None) -> int | None:
     train_step(m, torch.optim.SGD(m.parameters(), lr=1e-3), x, y, amp)
     return bn.num_batches_tracked.item() - n0
 
-# %% ../nbs/07_benchmark.ipynb #8b66e5bc
+# %% ../nbs/07_benchmark.ipynb #aaee801b
 _NO_KERNEL = frozenset({  # aten ops that launch no kernel: allocation, metadata, a host read, profiler marks
     'empty', 'empty_like', 'empty_strided', 'new_empty', 'new_empty_strided', 'resize_', 'set_',
     'size', 'stride', 'sym_size', 'sym_stride', 'sym_numel', 'sym_storage_offset', 'is_contiguous', 'is_same_size',
@@ -179,7 +179,7 @@ def launches_kernel(op) -> bool:
     "Whether aten `op` launches a kernel: not a view, not an in-place metadata change (`inplace_view`), not `_NO_KERNEL`."
     return not (op.is_view or torch.Tag.inplace_view in op.tags or op.overloadpacket.__name__ in _NO_KERNEL)
 
-# %% ../nbs/07_benchmark.ipynb #29083abc
+# %% ../nbs/07_benchmark.ipynb #8dcc254d
 class KernelCounter(TorchDispatchMode):
     "Counts the aten ops dispatched in the `with` block: `ops` those that launch a kernel, `skipped` the others."
     def __init__(self):
@@ -190,7 +190,7 @@ class KernelCounter(TorchDispatchMode):
     @property
     def n(self) -> int: return sum(self.ops.values())
 
-# %% ../nbs/07_benchmark.ipynb #b322d299
+# %% ../nbs/07_benchmark.ipynb #8e4d6e53
 def step_kernels(model, opt, x, y, amp=None) -> KernelCounter:
     "The kernel-launching ops of one training step's forward, loss and backward (the optimizer step runs uncounted)."
     opt.zero_grad(set_to_none=True)
@@ -208,7 +208,7 @@ def canonical_name(name: str) -> str:
     return re.sub(r'\.(\d+)-([01])\.wrapped_module\.wrapped_module\.',
                   lambda m: f".{m[1]}.{'FG'[int(m[2])]}.", name)
 
-# %% ../nbs/07_benchmark.ipynb #888b5cde
+# %% ../nbs/07_benchmark.ipynb #69832b4b
 def _backward(model, x, amp=None, dtype=None):
     "A copy of `model` (in `dtype`) after backward of a fixed linear function of its output on `x`: (copy, input)."
     m = copy.deepcopy(model).to(dtype) if dtype else copy.deepcopy(model)
@@ -238,7 +238,7 @@ def grad_errors(model, plain, x, amp=None) -> dict:
                             'grad_err_fp64': grad_error(model, plain, x, dtype=torch.float64)}
     return {'grad_err_amp': grad_error(model, plain, x, amp=amp, ref_dtype=torch.float64)}
 
-# %% ../nbs/07_benchmark.ipynb #daae1813
+# %% ../nbs/07_benchmark.ipynb #763d5dba
 def whole_grad(model, x, amp=None, dtype=None) -> torch.Tensor:
     "Every parameter's gradient (sorted by canonical name) and the input's, of `_backward`, as one float64 vector."
     m, xg = _backward(model, x, amp, dtype)
@@ -298,7 +298,7 @@ def _peaks(v, m, opt, x, y, amp) -> dict:
     tensors = None if v.endswith('+compile') else sum(step_memory(m, opt, x, y, amp).peak.values())
     return dict(peak_mib=tensors, peak_rss_mib=peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20)
 
-# %% ../nbs/07_benchmark.ipynb #416d7417
+# %% ../nbs/07_benchmark.ipynb #31b300ba
 def step_device_ms(model, opt, x, y, amp=None, steps: int = 3) -> float:
     "Milliseconds of device (GPU) time per training step: the kernels' own time by `torch.profiler`, over `steps`."
     from torch.profiler import profile, ProfilerActivity
@@ -309,8 +309,8 @@ def step_device_ms(model, opt, x, y, amp=None, steps: int = 3) -> float:
     return sum(e.self_device_time_total for e in p.key_averages()) / 1e3 / steps
 
 # %% ../nbs/07_benchmark.ipynb #9f6bb3c5
-def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False):
-    "Memory, kernels, gradient errors (on the untrained weights `init`) and BatchNorm moves of a variant; fills `row`."
+def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False, xg=None):
+    "Memory, kernels, gradient errors (untrained weights `init`, batch `xg`: `x`) and BatchNorm moves; fills `row`."
     try:
         mem = retained_memory(Autocast(m, amp, x.device.type), x)
         row.update(retained_mib=mem.allocator / 2**20, saved_mib=mem.saved / 2**20)
@@ -319,9 +319,10 @@ def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False):
         if v.endswith('+compile'): return   # a compiled copy compiles again; exactness: tested in 01, 02
         row['kernels'] = step_kernels(m, opt, x, y, amp).n
         if _compiled(v): return             # fused = reversible, its gradients consumed in backward
-        row.update(fidelity(whole_grad(init[v], x, amp), ref64(v)))
+        xg = x if xg is None else xg
+        row.update(fidelity(whole_grad(init[v], xg, amp), ref64(v)))
         if BASELINE in init and v not in ('baseline', BASELINE) and amp is None:
-            row['grad_err_fp64'] = grad_error(init[v], init[BASELINE], x, dtype=torch.float64)
+            row['grad_err_fp64'] = grad_error(init[v], init[BASELINE], xg, dtype=torch.float64)
         row['bn_moves'] = bn_moves(m, x, y, amp)
     except Exception as e: row['error'] = _err(e)
 
@@ -370,7 +371,7 @@ def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
     x = torch.randn(batch_size, cfg.in_chans, s, s, generator=g).to(device)
     return models, skipped, x, torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
 
-# %% ../nbs/07_benchmark.ipynb #2fc019e1
+# %% ../nbs/07_benchmark.ipynb #fccd5564
 def _ref64(init, x):
     "`ref64(v)`: the float64 whole gradient variant `v` is measured against (plain's; the baseline's own), cached."
     cache = {}
@@ -393,7 +394,7 @@ def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
 def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, depth: int | None = None,
                   repeats: int = 5, warmup: int = 1, variants=VARIANTS, precisions=('fp32', 'bf16'), seed: int = 0,
                   lr: float = 1e-3, image_size: int | None = None, out=None, verbose: bool = True,
-                  bench: str | None = None, device_time: bool = False) -> BenchResult:
+                  bench: str | None = None, device_time: bool = False, grad_batch: int | None = None) -> BenchResult:
     "Build `variants` of `model` on identical weights, measure them side by side; save JSON/CSV to `out` (a path stem)."
     from revnet.core import default_device
     device = torch.device(device) if device is not None else default_device()
@@ -406,17 +407,18 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
     opts = {k: _optimizer(k, m, lr) for k, m in models.items()}
     runs = [_timed(bench, models, opts, p, x, y, repeats, warmup, say) for p in precisions]
-    rows, ref64 = [], _ref64(init, x)
+    xg = x[:grad_batch] if grad_batch else x   # the gradient checks' batch: in float64, a large batch takes long
+    rows, ref64 = [], _ref64(init, xg)
     for amp, opts, pr in runs:
         for v, m in models.items():
             say(f"{pr[v]['precision']} {v}: memory, kernels, gradients, BatchNorm")
-            if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v], ref64, device_time)
+            if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v], ref64, device_time, xg)
         rows += list(pr.values())
     rows += [dict(bench=bench, variant=k, precision=p, error=f'skipped: {why}')
              for k, why in skipped.items() for p in precisions]
     _ratios(rows)
     info = dict(machine_info(device), model=model, bench=bench, depth=depth, batch_size=batch_size,
-                image_size=x.shape[-1], repeats=repeats, warmup=warmup, precisions=list(precisions), seed=seed, lr=lr,
+                image_size=x.shape[-1], grad_batch=xg.shape[0], repeats=repeats, warmup=warmup, precisions=list(precisions), seed=seed, lr=lr,
                 skipped=skipped)
     res = BenchResult(rows, info)
     if verbose: print(res.table())
@@ -428,6 +430,7 @@ _COLS = [('bench', '{}'), ('variant', '{}'), ('precision', '{}'), ('step_ms', '{
          ('ratio_lo', '{:.2f}'), ('ratio_hi', '{:.2f}'), ('device_ms', '{:.1f}'), ('images_per_s', '{:.1f}'),
          ('kernels', '{}'), ('kernels_ratio', '{:.2f}x'), ('retained_mib', '{:.2f}'), ('retained_ratio', '{:.3f}x'),
          ('saved_mib', '{:.2f}'), ('peak_mib', '{:.1f}'), ('peak_ratio', '{:.3f}x'), ('peak_rss_mib', '{:.1f}'),
+         ('grad_err_fp32', '{:.1e}'), ('grad_err_amp', '{:.1e}'),   # (runs before the fidelity columns)
          ('grad_err_fp64', '{:.1e}'), ('grad_rel64', '{:.2e}'), ('grad_deg64', '{:.2e}'), ('rel64_ratio', '{:.2f}x'),
          ('bn_moves', '{}'), ('error', '{}')]
 
@@ -473,7 +476,7 @@ def _bars(ax, rows, names, precs, key, label, spread=False):
     ax.set_xticks([i + wd * (len(precs) - 1) / 2 for i in range(len(names))], names, rotation=45, ha='right')
     ax.set(ylabel=label); ax.grid(alpha=.3, axis='y')
 
-# %% ../nbs/07_benchmark.ipynb #bf553dcd
+# %% ../nbs/07_benchmark.ipynb #d73f9151
 def _grad_panel(ax, rows, names, precs):
     "Whole-gradient error against float64 per variant and precision; older runs: their per-tensor errors to plain."
     if any(r.get('grad_rel64') for r in rows):
@@ -672,6 +675,8 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--cudnn-benchmark', action='store_true', help='torch.backends.cudnn.benchmark = True (GPU)')
     p.add_argument('--device-time', action='store_true', help="add the profiler's device time per step (GPU)")
+    p.add_argument('--grad-batch', type=int, default=0,
+                   help='images of the batch the gradient checks use (float64 is slow on a GPU); 0 (default): all')
     p.add_argument('--tf32', choices=('default', 'on', 'off'), default='default',
                    help="TF32 convolutions and matrix products on a GPU (default: PyTorch's own setting)")
     p.add_argument('--out', default='runs/bench/revnet-bench',
@@ -679,7 +684,7 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
-# %% ../nbs/07_benchmark.ipynb #0feaa719
+# %% ../nbs/07_benchmark.ipynb #d8172bf5
 def _parse(argv=None) -> argparse.Namespace:
     "`revnet-bench`'s options, a `--preset`'s values as the defaults; an unknown preset is an error listing them."
     p = bench_parser(); a = p.parse_args(argv)
@@ -709,9 +714,9 @@ def bench_cli(argv=None) -> BenchResult:
     a = _parse(argv)
     for k in ('batch_size', 'repeats'):
         if getattr(a, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
-    if a.warmup < 0 or a.depth < 0 or a.image_size < 0:
-        raise ValueError(f"--warmup, --depth and --image-size must be at least 0, got {a.warmup}, {a.depth}, "
-                         f"{a.image_size}")
+    if min(a.warmup, a.depth, a.image_size, a.grad_batch) < 0:
+        raise ValueError(f"--warmup, --depth, --image-size and --grad-batch must be at least 0, got {a.warmup}, "
+                         f"{a.depth}, {a.image_size}, {a.grad_batch}")
     if a.threads: torch.set_num_threads(a.threads)
     items = lambda s: [v.strip() for v in s.split(',') if v.strip()]
     for m in items(a.model): build_variants(m, a.depth or None, items(a.variants))  # every mistake before any run
@@ -721,7 +726,7 @@ def bench_cli(argv=None) -> BenchResult:
         warnings.filterwarnings('ignore', module=_THIRD_PARTY)
         res = [run_benchmark(m, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup, items(a.variants),
                              items(a.precisions), a.seed, image_size=a.image_size or None, bench=name(m),
-                             device_time=a.device_time) for m in items(a.model)]
+                             device_time=a.device_time, grad_batch=a.grad_batch or None) for m in items(a.model)]
     for r in res: r.info.update(gpu)
     res = res[0] if len(res) == 1 else _merge(res)
     res.save(a.out)
