@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_benchmark.ipynb #6023e9ce
 from __future__ import annotations
-import argparse, copy, csv, json, os, platform, statistics, subprocess, sys, time, warnings, weakref
+import argparse, collections, copy, math, csv, json, os, platform, statistics, subprocess, sys, time, warnings, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +17,9 @@ from .reversible import RevSequence, set_mode, FusedOptimizer
 from .models import create_model, list_models, model_config
 
 # %% auto #0
-__all__ = ['VARIANTS', 'BASELINE', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants', 'forward_outputs',
-           'Autocast', 'unit_bn', 'bn_moves', 'canonical_name', 'grad_error', 'grad_errors', 'BenchResult',
+__all__ = ['VARIANTS', 'BASELINE', 'PRESETS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',
+           'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'launches_kernel', 'KernelCounter', 'step_kernels',
+           'canonical_name', 'grad_error', 'grad_errors', 'whole_grad', 'fidelity', 'BenchResult', 'step_device_ms',
            'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory', 'step_memory',
            'plot_peak_breakdown', 'time_breakdown', 'floor_ratio', 'bench_parser', 'bench_cli', 'main']
 
@@ -74,6 +75,12 @@ _TWINS = {  # arch -> (name of the non-reversible twin of a config, the twin's c
     'revnet': (lambda c: next(n for n in list_models(c.family, 'resnet') if model_config(n).block == c.block),
                lambda c: {'units': tuple(2 * n for n in c.units)}),   # the paper's: twice the units, one F each
     'revvit': (lambda c: 'vit-' + c.name.split('-', 1)[1], lambda c: {'depth': c.depth}),  # a block: attention + MLP
+}
+
+# %% ../nbs/07_benchmark.ipynb #27b19da2
+PRESETS = {  # name -> the revnet-bench options it sets (those given on the command line win)
+    'launch-bound': dict(model='revnet-164', batch_size=2, image_size=4, threads=1,
+                         variants='reversible,plain,checkpoint,memcnn,revlib,baseline,reversible+fused'),
 }
 
 # %% ../nbs/07_benchmark.ipynb #810dc552
@@ -162,6 +169,37 @@ def bn_moves(model, x, y, amp=None) -> int | None:
     train_step(m, torch.optim.SGD(m.parameters(), lr=1e-3), x, y, amp)
     return bn.num_batches_tracked.item() - n0
 
+# %% ../nbs/07_benchmark.ipynb #aaee801b
+_NO_KERNEL = frozenset({  # aten ops that launch no kernel: allocation, metadata, a host read, profiler marks
+    'empty', 'empty_like', 'empty_strided', 'new_empty', 'new_empty_strided', 'resize_', 'set_',
+    'size', 'stride', 'sym_size', 'sym_stride', 'sym_numel', 'sym_storage_offset', 'is_contiguous', 'is_same_size',
+    'lift_fresh', 'record_stream', '_local_scalar_dense', '_record_function_enter_new', '_record_function_exit'})
+
+def launches_kernel(op) -> bool:
+    "Whether aten `op` launches a kernel: not a view, not an in-place metadata change (`inplace_view`), not `_NO_KERNEL`."
+    return not (op.is_view or torch.Tag.inplace_view in op.tags or op.overloadpacket.__name__ in _NO_KERNEL)
+
+# %% ../nbs/07_benchmark.ipynb #8dcc254d
+class KernelCounter(TorchDispatchMode):
+    "Counts the aten ops dispatched in the `with` block: `ops` those that launch a kernel, `skipped` the others."
+    def __init__(self):
+        super().__init__(); self.ops, self.skipped = collections.Counter(), collections.Counter()
+    def __torch_dispatch__(self, f, types, args=(), kwargs=None):
+        (self.ops if launches_kernel(f) else self.skipped)[f.overloadpacket.__name__] += 1
+        return f(*args, **(kwargs or {}))
+    @property
+    def n(self) -> int: return sum(self.ops.values())
+
+# %% ../nbs/07_benchmark.ipynb #8e4d6e53
+def step_kernels(model, opt, x, y, amp=None) -> KernelCounter:
+    "The kernel-launching ops of one training step's forward, loss and backward (the optimizer step runs uncounted)."
+    opt.zero_grad(set_to_none=True)
+    with KernelCounter() as kc:
+        with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+            loss = nn.functional.cross_entropy(model(x).float(), y)
+        loss.backward()
+    opt.step(); return kc
+
 # %% ../nbs/07_benchmark.ipynb #8e5e5680
 import re
 def canonical_name(name: str) -> str:
@@ -170,15 +208,21 @@ def canonical_name(name: str) -> str:
     return re.sub(r'\.(\d+)-([01])\.wrapped_module\.wrapped_module\.',
                   lambda m: f".{m[1]}.{'FG'[int(m[2])]}.", name)
 
-# %% ../nbs/07_benchmark.ipynb #8bc612b5
-def _grads(model, x, amp=None, dtype=None) -> dict:
-    "{canonical parameter name: gradient} after backward of a fixed linear function of `model(x)`."
+# %% ../nbs/07_benchmark.ipynb #69832b4b
+def _backward(model, x, amp=None, dtype=None):
+    "A copy of `model` (in `dtype`) after backward of a fixed linear function of its output on `x`: (copy, input)."
     m = copy.deepcopy(model).to(dtype) if dtype else copy.deepcopy(model)
+    x = (x.to(dtype) if dtype else x).detach().requires_grad_()
     torch.manual_seed(0)
-    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
-        y = m(x.to(dtype) if dtype else x)
+    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None): y = m(x)
     y = y.to(torch.float64)
     (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype, device=y.device).view_as(y)).sum().backward()
+    return m, x
+
+# %% ../nbs/07_benchmark.ipynb #8bc612b5
+def _grads(model, x, amp=None, dtype=None) -> dict:
+    "{canonical parameter name: gradient} after `_backward`."
+    m, _ = _backward(model, x, amp, dtype)
     return {canonical_name(n): p.grad.double() for n, p in m.named_parameters()}
 
 def grad_error(model, ref, x, amp=None, dtype=None, ref_dtype=None) -> float:
@@ -193,6 +237,19 @@ def grad_errors(model, plain, x, amp=None) -> dict:
     if amp is None: return {'grad_err_fp32': grad_error(model, plain, x),
                             'grad_err_fp64': grad_error(model, plain, x, dtype=torch.float64)}
     return {'grad_err_amp': grad_error(model, plain, x, amp=amp, ref_dtype=torch.float64)}
+
+# %% ../nbs/07_benchmark.ipynb #763d5dba
+def whole_grad(model, x, amp=None, dtype=None) -> torch.Tensor:
+    "Every parameter's gradient (sorted by canonical name) and the input's, of `_backward`, as one float64 vector."
+    m, xg = _backward(model, x, amp, dtype)
+    g = {canonical_name(n): p.grad if p.grad is not None else torch.zeros_like(p) for n, p in m.named_parameters()}
+    return torch.cat([g[k].double().flatten() for k in sorted(g)] + [xg.grad.double().flatten()])
+
+def fidelity(g: torch.Tensor, ref: torch.Tensor) -> dict:
+    "Relative L2 error and angle (degrees) of the whole gradient `g` against the float64 gradient `ref`."
+    u, v = g / g.norm(), ref / ref.norm()   # the angle as 2 atan2(|u - v|, |u + v|): exact near 0, unlike acos
+    return dict(grad_rel64=((g - ref).norm() / ref.norm()).item(),
+                grad_deg64=math.degrees(2 * math.atan2((u - v).norm().item(), (u + v).norm().item())))
 
 # %% ../nbs/07_benchmark.ipynb #28134dca
 @dataclass
@@ -241,16 +298,31 @@ def _peaks(v, m, opt, x, y, amp) -> dict:
     tensors = None if v.endswith('+compile') else sum(step_memory(m, opt, x, y, amp).peak.values())
     return dict(peak_mib=tensors, peak_rss_mib=peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20)
 
+# %% ../nbs/07_benchmark.ipynb #31b300ba
+def step_device_ms(model, opt, x, y, amp=None, steps: int = 3) -> float:
+    "Milliseconds of device (GPU) time per training step: the kernels' own time by `torch.profiler`, over `steps`."
+    from torch.profiler import profile, ProfilerActivity
+    train_step(model, opt, x, y, amp)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
+        for _ in range(steps): train_step(model, opt, x, y, amp)
+        _sync(x.device)
+    return sum(e.self_device_time_total for e in p.key_averages()) / 1e3 / steps
+
 # %% ../nbs/07_benchmark.ipynb #9f6bb3c5
-def _measure(v, m, opt, init, x, y, amp, row):
-    "Memory, gradient errors (on the untrained weights `init`) and BatchNorm moves of one variant; fills `row`."
+def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False, xg=None):
+    "Memory, kernels, gradient errors (untrained weights `init`, batch `xg`: `x`) and BatchNorm moves; fills `row`."
     try:
         mem = retained_memory(Autocast(m, amp, x.device.type), x)
         row.update(retained_mib=mem.allocator / 2**20, saved_mib=mem.saved / 2**20)
         row.update(_peaks(v, m, opt, x, y, amp))
-        if _compiled(v): return  # a compiled copy compiles again; fused = reversible. Exactness: tested in 01, 02
-        if BASELINE in init and v != 'baseline' and (v != BASELINE or amp is not None):
-            row.update(grad_errors(init[v], init[BASELINE], x, amp))
+        if device_time and x.device.type == 'cuda': row['device_ms'] = step_device_ms(m, opt, x, y, amp)
+        if v.endswith('+compile'): return   # a compiled copy compiles again; exactness: tested in 01, 02
+        row['kernels'] = step_kernels(m, opt, x, y, amp).n
+        if _compiled(v): return             # fused = reversible, its gradients consumed in backward
+        xg = x if xg is None else xg
+        row.update(fidelity(whole_grad(init[v], xg, amp), ref64(v)))
+        if BASELINE in init and v not in ('baseline', BASELINE) and amp is None:
+            row['grad_err_fp64'] = grad_error(init[v], init[BASELINE], xg, dtype=torch.float64)
         row['bn_moves'] = bn_moves(m, x, y, amp)
     except Exception as e: row['error'] = _err(e)
 
@@ -260,14 +332,17 @@ def _round_ratios(r, base):
     a, b = r.get('step_times_ms') or [], base.get('step_times_ms') or []
     return [x / y for x, y in zip(a, b)] if len(a) == len(b) else []
 
+_RATIOS = {'step_ms': 'step_ratio', 'retained_mib': 'retained_ratio', 'peak_mib': 'peak_ratio',
+           'kernels': 'kernels_ratio', 'grad_rel64': 'rel64_ratio'}
+
 def _ratios(rows):
-    "Add each variant's ratio to `plain` of the same model and precision for step time (with spread) and memory."
+    "Add each variant's ratios to `plain` of the same bench and precision (`_RATIOS`; step time with its spread)."
     for r in rows:
         base = next((b for b in rows if b['variant'] == BASELINE and b['precision'] == r['precision']
                      and b.get('bench') == r.get('bench')), None)
-        for k in ('step_ms', 'retained_mib', 'peak_mib'):
+        for k, kr in _RATIOS.items():
             ok = base is not None and r.get(k) is not None and base.get(k)
-            r[k.split('_')[0] + '_ratio'] = r[k] / base[k] if ok else None
+            r[kr] = r[k] / base[k] if ok else None
         rr = _round_ratios(r, base) if base is not None else []
         if rr: r.update(step_ratio=statistics.median(rr), ratio_lo=min(rr), ratio_hi=max(rr))
 
@@ -287,7 +362,7 @@ def machine_info(device) -> dict:
 
 # %% ../nbs/07_benchmark.ipynb #eabc9e55
 def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
-    "The variants of `model` on `device` (and those skipped), and one batch `x, y` of the model's input size."
+    "The variants of `model` on `device` (and those skipped), and one batch `x, y` of `image_size` (default: model's)."
     models, skipped = build_variants(model, depth, variants, seed=seed)
     for k, why in skipped.items(): say(f'skipping {k}: {why}')
     models = {k: m.to(device) for k, m in models.items()}
@@ -295,6 +370,16 @@ def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
     s = image_size or cfg.img_size
     x = torch.randn(batch_size, cfg.in_chans, s, s, generator=g).to(device)
     return models, skipped, x, torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
+
+# %% ../nbs/07_benchmark.ipynb #fccd5564
+def _ref64(init, x):
+    "`ref64(v)`: the float64 whole gradient variant `v` is measured against (plain's; the baseline's own), cached."
+    cache = {}
+    def ref64(v):
+        k = v if v == 'baseline' or BASELINE not in init else BASELINE
+        if k not in cache: cache[k] = whole_grad(init[k], x, dtype=torch.float64)
+        return cache[k]
+    return ref64
 
 # %% ../nbs/07_benchmark.ipynb #1a221601
 def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
@@ -308,29 +393,33 @@ def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
 # %% ../nbs/07_benchmark.ipynb #4aa25c55
 def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, depth: int | None = None,
                   repeats: int = 5, warmup: int = 1, variants=VARIANTS, precisions=('fp32', 'bf16'), seed: int = 0,
-                  lr: float = 1e-3, image_size: int | None = None, out=None, verbose: bool = True) -> BenchResult:
+                  lr: float = 1e-3, image_size: int | None = None, out=None, verbose: bool = True,
+                  bench: str | None = None, device_time: bool = False, grad_batch: int | None = None) -> BenchResult:
     "Build `variants` of `model` on identical weights, measure them side by side; save JSON/CSV to `out` (a path stem)."
     from revnet.core import default_device
     device = torch.device(device) if device is not None else default_device()
     bad = [p for p in precisions if p not in _AMP]
     if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(_AMP)}")
     say = (lambda s: print(f'revnet-bench: {s}', file=sys.stderr, flush=True)) if verbose else (lambda s: None)
+    bench = bench or model
     models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say)
     init = {k: copy.deepcopy(m) for k, m in models.items() if not _compiled(k)}  # untrained weights, for the gradients
     # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
     opts = {k: _optimizer(k, m, lr) for k, m in models.items()}
-    runs = [_timed(model, models, opts, p, x, y, repeats, warmup, say) for p in precisions]
-    rows = []
+    runs = [_timed(bench, models, opts, p, x, y, repeats, warmup, say) for p in precisions]
+    xg = x[:grad_batch] if grad_batch else x   # the gradient checks' batch: in float64, a large batch takes long
+    rows, ref64 = [], _ref64(init, xg)
     for amp, opts, pr in runs:
         for v, m in models.items():
-            say(f"{pr[v]['precision']} {v}: memory, gradients, BatchNorm")
-            if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v])
+            say(f"{pr[v]['precision']} {v}: memory, kernels, gradients, BatchNorm")
+            if not pr[v]['error']: _measure(v, m, opts[v], init, x, y, amp, pr[v], ref64, device_time, xg)
         rows += list(pr.values())
-    rows += [dict(bench=model, variant=k, precision=p, error=f'skipped: {why}')
+    rows += [dict(bench=bench, variant=k, precision=p, error=f'skipped: {why}')
              for k, why in skipped.items() for p in precisions]
     _ratios(rows)
-    info = dict(machine_info(device), model=model, depth=depth, batch_size=batch_size, repeats=repeats, warmup=warmup,
-                precisions=list(precisions), seed=seed, lr=lr, skipped=skipped)
+    info = dict(machine_info(device), model=model, bench=bench, depth=depth, batch_size=batch_size,
+                image_size=x.shape[-1], grad_batch=xg.shape[0], repeats=repeats, warmup=warmup, precisions=list(precisions), seed=seed, lr=lr,
+                skipped=skipped)
     res = BenchResult(rows, info)
     if verbose: print(res.table())
     if out is not None: res.save(out)
@@ -338,22 +427,24 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
 
 # %% ../nbs/07_benchmark.ipynb #24ab59ba
 _COLS = [('bench', '{}'), ('variant', '{}'), ('precision', '{}'), ('step_ms', '{:.1f}'), ('step_ratio', '{:.2f}x'),
-         ('ratio_lo', '{:.2f}'), ('ratio_hi', '{:.2f}'), ('images_per_s', '{:.1f}'), ('retained_mib', '{:.2f}'),
-         ('retained_ratio', '{:.3f}x'), ('saved_mib', '{:.2f}'), ('peak_mib', '{:.1f}'), ('peak_ratio', '{:.3f}x'),
-         ('peak_rss_mib', '{:.1f}'),
-         ('grad_err_fp32', '{:.1e}'), ('grad_err_fp64', '{:.1e}'), ('grad_err_amp', '{:.1e}'), ('bn_moves', '{}'),
-         ('error', '{}')]
+         ('ratio_lo', '{:.2f}'), ('ratio_hi', '{:.2f}'), ('device_ms', '{:.1f}'), ('images_per_s', '{:.1f}'),
+         ('kernels', '{}'), ('kernels_ratio', '{:.2f}x'), ('retained_mib', '{:.2f}'), ('retained_ratio', '{:.3f}x'),
+         ('saved_mib', '{:.2f}'), ('peak_mib', '{:.1f}'), ('peak_ratio', '{:.3f}x'), ('peak_rss_mib', '{:.1f}'),
+         ('grad_err_fp32', '{:.1e}'), ('grad_err_amp', '{:.1e}'),   # (runs before the fidelity columns)
+         ('grad_err_fp64', '{:.1e}'), ('grad_rel64', '{:.2e}'), ('grad_deg64', '{:.2e}'), ('rel64_ratio', '{:.2f}x'),
+         ('bn_moves', '{}'), ('error', '{}')]
 
 def _fmt(v, f): return '-' if v is None else f.format(v)
 
 # %% ../nbs/07_benchmark.ipynb #5b7fcdb1
 def _table(self: BenchResult) -> str:
-    "The rows as an aligned text table, with a header line describing the run."
+    "The rows as an aligned text table (columns no row has left out), with a header line describing the run."
     i = self.info
     head = (f"{i.get('model')} depth {i.get('depth')} batch {i.get('batch_size')} on {i.get('device')} "
             f"({i.get('device_name')}), torch {i.get('torch')}")
-    cells = [[c for c, _ in _COLS]] + [[_fmt(r.get(c), f) for c, f in _COLS] for r in self.rows]
-    w = [max(len(row[j]) for row in cells) for j in range(len(_COLS) - 1)]
+    cols = [(c, f) for c, f in _COLS if c == 'error' or any(r.get(c) is not None for r in self.rows)]
+    cells = [[c for c, _ in cols]] + [[_fmt(r.get(c), f) for c, f in cols] for r in self.rows]
+    w = [max(len(row[j]) for row in cells) for j in range(len(cols) - 1)]
     return '\n'.join([head] + ['  '.join(c.rjust(n) for c, n in zip(row, w)) + '  ' + row[-1] for row in cells])
 
 # %% ../nbs/07_benchmark.ipynb #2b829bde
@@ -385,9 +476,20 @@ def _bars(ax, rows, names, precs, key, label, spread=False):
     ax.set_xticks([i + wd * (len(precs) - 1) / 2 for i in range(len(names))], names, rotation=45, ha='right')
     ax.set(ylabel=label); ax.grid(alpha=.3, axis='y')
 
+# %% ../nbs/07_benchmark.ipynb #d73f9151
+def _grad_panel(ax, rows, names, precs):
+    "Whole-gradient error against float64 per variant and precision; older runs: their per-tensor errors to plain."
+    if any(r.get('grad_rel64') for r in rows):
+        _bars(ax, rows, names, precs, 'grad_rel64', 'relative L2 error vs float64'); ax.set_yscale('log'); return
+    for k, mk in (('grad_err_fp32', 'o'), ('grad_err_fp64', 's'), ('grad_err_amp', '^')):
+        pts = [(i, r[k]) for i, n in enumerate(names) for r in rows if r['variant'] == n and r.get(k)]
+        if pts: ax.plot(*zip(*pts), mk, label=k[9:] + (' vs fp64 plain' if k.endswith('amp') else ' vs plain'))
+    ax.set(yscale='log', ylabel='relative L2 error'); ax.legend(fontsize=7); ax.grid(alpha=.3)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha='right')
+
 # %% ../nbs/07_benchmark.ipynb #864b4375
 def plot_benchmark(res: BenchResult, bench: str | None = None, figsize=(13, 3.4)):
-    "Step time / plain (median, per-round spread), retained and whole-step peak memory, gradient error of one model."
+    "Step time and kernels / plain, retained and whole-step peak memory, gradient error against float64 of one bench."
     import matplotlib.pyplot as plt
     rows = [r for r in res.rows if not r.get('error')]
     bench = bench or next((r['bench'] for r in rows if r.get('bench')), None)
@@ -395,16 +497,15 @@ def plot_benchmark(res: BenchResult, bench: str | None = None, figsize=(13, 3.4)
     precs, names = [list(dict.fromkeys(r[k] for r in rows)) for k in ('precision', 'variant')]
     fig, axs = plt.subplots(1, 4, figsize=figsize)
     _bars(axs[0], rows, names, precs, 'step_ratio', 'step time / plain', spread=True)
+    kr = [(i, r['kernels_ratio']) for i, n in enumerate(names) for r in rows if r['variant'] == n
+          and r['precision'] == precs[0] and r.get('kernels_ratio')]
+    if kr: axs[0].plot(*zip(*kr), 'k_', ms=12, mew=2, label='kernels / plain')
     axs[0].axhline(1.36, ls='--', c='k', lw=.8, label='1.36x goal'); axs[0].legend(fontsize=7)
     _bars(axs[1], rows, names, precs, 'retained_mib', 'MiB'); _bars(axs[2], rows, names, precs, 'peak_mib', 'MiB')
-    for k, mk in (('grad_err_fp32', 'o'), ('grad_err_fp64', 's'), ('grad_err_amp', '^')):
-        pts = [(i, r[k]) for i, n in enumerate(names) for r in rows if r['variant'] == n and r.get(k)]
-        if pts: axs[3].plot(*zip(*pts), mk, label=k[9:] + (' vs fp64 plain' if k.endswith('amp') else ' vs plain'))
-    axs[3].set(yscale='log', ylabel='relative L2 error'); axs[3].legend(fontsize=7); axs[3].grid(alpha=.3)
-    axs[3].set_xticks(range(len(names)), names, rotation=45, ha='right')
+    _grad_panel(axs[3], rows, names, precs)
     for ax, t in zip(axs, ('Training step time', 'Retained after forward', 'Peak of a whole step', 'Gradient error')):
         ax.set_title(t, fontsize=10)
-    i = res.info
+    i = next((r for r in res.info.get('runs', []) if r.get('bench', r.get('model')) == bench), res.info)
     fig.suptitle(f"{bench}, batch {i.get('batch_size')}, {i.get('device')} ({i.get('device_name')}), "
                  f"torch {i.get('torch')}", fontsize=10)
     fig.tight_layout()
@@ -558,10 +659,12 @@ def floor_ratio(plain, opt, x, y, rounds: int = 5) -> tuple[float, list]:
 def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='revnet-bench',
                                 description='revnet vs memcnn, revlib and checkpointing, one network, same weights')
+    p.add_argument('--preset', default=None, help=f"a named configuration: {', '.join(PRESETS)} (options given win)")
     p.add_argument('--model', default='revnet-164,revvit-tiny',
                    help='comma-separated reversible models (revnet-*, revvit-*; default revnet-164,revvit-tiny)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: CUDA if available, else CPU)')
     p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--image-size', type=int, default=0, help="input height and width; 0 (default): the model's own")
     p.add_argument('--depth', type=int, default=0,
                    help="units (blocks) per stage, at least 1 (revnet-164 has 9); 0 (default): the model's own")
     p.add_argument('--repeats', type=int, default=5, help='timed rounds of every variant (medians and spread reported)')
@@ -570,10 +673,24 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for CPU runs')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--cudnn-benchmark', action='store_true', help='torch.backends.cudnn.benchmark = True (GPU)')
+    p.add_argument('--device-time', action='store_true', help="add the profiler's device time per step (GPU)")
+    p.add_argument('--grad-batch', type=int, default=0,
+                   help='images of the batch the gradient checks use (float64 is slow on a GPU); 0 (default): all')
+    p.add_argument('--tf32', choices=('default', 'on', 'off'), default='default',
+                   help="TF32 convolutions and matrix products on a GPU (default: PyTorch's own setting)")
     p.add_argument('--out', default='runs/bench/revnet-bench',
                    help='path stem of the .json and .csv written (default runs/bench/revnet-bench)')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
+
+# %% ../nbs/07_benchmark.ipynb #d8172bf5
+def _parse(argv=None) -> argparse.Namespace:
+    "`revnet-bench`'s options, a `--preset`'s values as the defaults; an unknown preset is an error listing them."
+    p = bench_parser(); a = p.parse_args(argv)
+    if a.preset is None: return a
+    if a.preset not in PRESETS: raise ValueError(f"unknown preset {a.preset!r}; choose one of: {', '.join(PRESETS)}")
+    p.set_defaults(**PRESETS[a.preset]); return p.parse_args(argv)
 
 # %% ../nbs/07_benchmark.ipynb #97cfb2a2
 _THIRD_PARTY = r'(memcnn|revlib)(\.|$)'
@@ -585,20 +702,32 @@ def _merge(res: list) -> BenchResult:
                        depth=[b.info['depth'] for b in res], runs=[b.info for b in res]))
 
 # %% ../nbs/07_benchmark.ipynb #e65ea6fe
+def _gpu_settings(a):
+    "Apply `--cudnn-benchmark` and `--tf32`; the settings, for the result's info."
+    if a.cudnn_benchmark: torch.backends.cudnn.benchmark = True
+    if a.tf32 != 'default': torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = a.tf32 == 'on'
+    return dict(cudnn_benchmark=torch.backends.cudnn.benchmark, cudnn_tf32=torch.backends.cudnn.allow_tf32,
+                matmul_tf32=torch.backends.cuda.matmul.allow_tf32, preset=a.preset)
+
 def bench_cli(argv=None) -> BenchResult:
     "Parse `revnet-bench`'s options, run the benchmark (comparison libraries' warnings filtered), print and save it."
-    a = bench_parser().parse_args(argv)
+    a = _parse(argv)
     for k in ('batch_size', 'repeats'):
         if getattr(a, k) < 1: raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
-    if a.warmup < 0 or a.depth < 0:
-        raise ValueError(f"--warmup and --depth must be at least 0, got {a.warmup} and {a.depth}")
+    if min(a.warmup, a.depth, a.image_size, a.grad_batch) < 0:
+        raise ValueError(f"--warmup, --depth, --image-size and --grad-batch must be at least 0, got {a.warmup}, "
+                         f"{a.depth}, {a.image_size}, {a.grad_batch}")
     if a.threads: torch.set_num_threads(a.threads)
     items = lambda s: [v.strip() for v in s.split(',') if v.strip()]
     for m in items(a.model): build_variants(m, a.depth or None, items(a.variants))  # every mistake before any run
+    gpu = _gpu_settings(a)
+    name = lambda m: f'{m} {a.preset}' if a.preset else f'{m} {a.image_size}px' if a.image_size else m
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', module=_THIRD_PARTY)
         res = [run_benchmark(m, a.device, a.batch_size, a.depth or None, a.repeats, a.warmup, items(a.variants),
-                             items(a.precisions), a.seed) for m in items(a.model)]
+                             items(a.precisions), a.seed, image_size=a.image_size or None, bench=name(m),
+                             device_time=a.device_time, grad_batch=a.grad_batch or None) for m in items(a.model)]
+    for r in res: r.info.update(gpu)
     res = res[0] if len(res) == 1 else _merge(res)
     res.save(a.out)
     print(f'wrote {a.out}.json and {a.out}.csv', file=sys.stderr)
