@@ -13,17 +13,17 @@ import torch
 import torch.nn as nn
 from .core import (retained_memory, peak_memory, train_step, Explorer, run_command, SavedTensorsMeter,
                          _storage_key, has_widget_frontend)
-from .reversible import MODES, frozen_bn_stats
+from .reversible import MODES, frozen_bn_stats, set_mode
 from .models import create_model, model_config
 from .inversion import PRECISIONS
 
 # %% auto #0
 __all__ = ['CIFAR_MODELS', 'VIT_MODELS', 'MiB', 'DEPTH_MODELS', 'build_model', 'state_bytes', 'step_peak', 'MemoryRecord',
-           'measure_memory', 'summary', 'sweep', 'show_memory_table', 'plot_memory_against', 'save_measurements',
-           'load_measurements', 'memory_cli', 'main', 'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch',
-           'plot_memory_vs_batch', 'check_largest_batch', 'plot_largest_batch', 'DepthFit', 'fit_depth',
-           'units_for_depth', 'plot_depth_budget', 'saved_by_part', 'memory_breakdown', 'plot_memory_breakdown',
-           'memory_explorer']
+           'measure_memory', 'summary', 'sweep', 'show_memory_table', 'plot_memory_against', 'memory_vs_blocks',
+           'plot_memory_vs_blocks', 'save_measurements', 'load_measurements', 'memory_cli', 'main',
+           'plot_memory_models', 'LineFit', 'fit_batch', 'largest_batch', 'plot_memory_vs_batch', 'check_largest_batch',
+           'plot_largest_batch', 'DepthFit', 'fit_depth', 'units_for_depth', 'plot_depth_budget', 'saved_by_part',
+           'memory_breakdown', 'plot_memory_breakdown', 'memory_explorer']
 
 # %% ../nbs/06_memory.ipynb #e5ed7cc0
 CIFAR_MODELS = ('resnet-32', 'resnet-110', 'resnet-164', 'revnet-38', 'revnet-110', 'revnet-164')
@@ -156,6 +156,32 @@ def plot_memory_against(records, x='units', what: str = 'retained', xlabel=None,
            yscale='log', title=title or f'{what} memory ({_desc(records)})')
     ax.grid(alpha=.3, which='both'); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1, 1))
     ax.figure.tight_layout()
+    return ax
+
+# %% ../nbs/06_memory.ipynb #3f388457
+def memory_vs_blocks(build, depths, x, modes=MODES):
+    "Retained activation memory (both measures) of `build(n)` for each depth `n` and mode: {mode: {n: MemoryReport}}."
+    out = {}
+    for mode in modes:
+        out[mode] = {}
+        for n in depths:
+            m = set_mode(build(n), mode).to(x.device)
+            out[mode][n] = retained_memory(m, x)
+            del m
+    return out
+
+# %% ../nbs/06_memory.ipynb #445065e6
+def plot_memory_vs_blocks(res, ax=None, title='Activation memory retained after forward'):
+    "Plot `memory_vs_blocks` results: MiB against number of blocks, one line per mode and measure."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
+    for mode, by_n in res.items():
+        ns = sorted(by_n)
+        l, = ax.plot(ns, [by_n[n].saved / 2**20 for n in ns], 'o-', label=f'{mode} (saved tensors)')
+        ax.plot(ns, [by_n[n].allocator / 2**20 for n in ns], 'x--', color=l.get_color(), label=f'{mode} (allocator)')
+    ax.set(xlabel='reversible blocks', ylabel='retained activations (MiB)', title=title, yscale='log')
+    ax.set_xscale('log', base=2); ax.set_xticks(ns, [str(n) for n in ns]); ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.grid(alpha=.3); ax.legend(fontsize=8)
     return ax
 
 # %% ../nbs/06_memory.ipynb #d6112244

@@ -9,14 +9,13 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-import  importlib
 from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats
 
 # %% auto #0
-__all__ = ['MODEL_CONFIGS', 'FAMILY_MODULES', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit',
-           'rev_unit', 'ResStage', 'RevStage', 'NetConfig', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d',
-           'TFSameMaxPool2d', 'use_tf_padding', 'Net', 'RevResNet', 'register_model', 'list_models', 'model_config',
-           'create_model', 'param_groups', 'count_params', 'param_table', 'show_param_table']
+__all__ = ['MODEL_CONFIGS', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit', 'rev_unit', 'ResStage',
+           'RevStage', 'NetConfig', 'ModelConfig', 'tf_same_pad', 'TFSameConv2d', 'TFSameMaxPool2d', 'use_tf_padding',
+           'Net', 'RevResNet', 'register_model', 'list_models', 'model_config', 'create_model', 'check_mode',
+           'param_groups', 'count_params', 'param_table', 'show_param_table']
 
 # %% ../nbs/02_models.ipynb #6d6ec8a2
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -132,18 +131,29 @@ class RevStage(Moded, nn.Module):
 # %% ../nbs/02_models.ipynb #86a02cb7
 @dataclass
 class NetConfig:
-    "What every model family's config starts with (the family's own fields follow)."
+    "What every model family's config starts with (the family's own fields follow), and the facts it declares."
     name: str                            # the registered name
     num_classes: int = 10
     mode: str = 'plain'                  # 'reversible' | 'plain' | 'checkpoint'
-    arch: str = ''                       # the architecture, e.g. 'revnet'; training recipes are chosen by it
+    arch: str = ''                       # the architecture, e.g. 'revnet'
     family: str = 'cifar'                # the input family: 'cifar' (32x32) | 'imagenet' (224x224)
+    # The family's facts: class attributes, not fields (a checkpoint saves the fields only)
+    recipe = ''                          # the training recipe family (`revnet.train.register_recipe`)
+    invertible_archs = ()                # the archs whose blocks are invertible: those run 'reversible'
+    @property
+    def modes(self) -> tuple:
+        "The modes this architecture runs, in `MODES` order."
+        return tuple(m for m in MODES if m != 'reversible' or self.arch in self.invertible_archs)
+    def twin(self):
+        "(name, `create_model` overrides) of the non-reversible twin the benchmark compares with; None: none."
+        return None
 
 # %% ../nbs/02_models.ipynb #fd23996a
 @dataclass
 class ModelConfig(NetConfig):
     "Architecture of a (Rev/Res)Net as in the official cifar_configs.py / imagenet_configs.py."
     arch: str = 'resnet'                 # 'resnet' | 'revnet'
+    recipe, invertible_archs = 'cnn', ('revnet',)
     block: str = 'basic'                 # 'basic' | 'bottleneck'
     units: tuple = (5, 5, 5)             # residual units per stage
     filters: tuple = (16, 16, 32, 64)    # first conv, then each stage (x4 for bottleneck stages)
@@ -174,6 +184,11 @@ class ModelConfig(NetConfig):
         "Output channels of the stem and of each stage."
         m = 4 if self.block == 'bottleneck' else 1
         return (self.filters[0], *[f * m for f in self.filters[1:]])
+    def twin(self):
+        "A RevNet's twin: the ResNet of its input family and block type, with twice the units (one F each, as the paper)."
+        if self.arch != 'revnet': return None
+        name = next(n for n in list_models(self.family, 'resnet') if model_config(n).block == self.block)
+        return name, {'units': tuple(2 * n for n in self.units)}
 
 # %% ../nbs/02_models.ipynb #b871d0e8
 _C = dict(family='cifar', strides=(1, 2, 2), init_filter=3, init_stride=1, init_max_pool=False, num_classes=10)
@@ -191,7 +206,7 @@ MODEL_CONFIGS = {c.name: c for c in [
     ModelConfig('revnet-56',  arch='revnet', units=(2, 2, 3, 2),  filters=(128, 128, 256, 512, 832), **_I),
     ModelConfig('revnet-104', arch='revnet', units=(2, 2, 11, 2), filters=(128, 128, 256, 512, 832), **_I),
 ]}
-for _c in MODEL_CONFIGS.values(): _c.mode = 'reversible' if _c.arch == 'revnet' else 'plain'
+for _c in MODEL_CONFIGS.values(): _c.mode = _c.modes[0]   # reversible where the units are invertible, else plain
 
 # %% ../nbs/02_models.ipynb #b3d9e4f2
 def tf_same_pad(x, k: int, stride: int, value: float = 0.):
@@ -252,7 +267,7 @@ def _rev_sequences(model: nn.Module) -> list:
 def _part_of(model: nn.Module, path: str) -> str:
     "'stem', 'stage entries', 'reversible runs', 'residual units' or 'head': the part of `model` at module `path`."
     p = path.split('.')
-    if p[0] in ('stem', 'patch_embed'): return 'stem'
+    if p[0] in model.stem_names: return 'stem'
     if p[0] != 'stages' or len(p) < 2: return 'head'          # final norm, pooling, classifier
     if any(path == n or path.startswith(n + '.') for n, _ in model.rev_sequences()): return 'reversible runs'
     stage = model.stages[int(p[1])]
@@ -262,6 +277,7 @@ def _part_of(model: nn.Module, path: str) -> str:
 # %% ../nbs/02_models.ipynb #03d37ee2
 class Net(nn.Module):
     "What revnet's models share: `forward`, a `mode` for all stages, and what measurements read (see below)."
+    stem_names = ('stem',)    # the top-level modules before the stages (a family names its own); after them: the head
     def forward(self, x): return self.forward_head(self.forward_features(x))
     @property
     def mode(self): return self.stages[0].mode
@@ -328,7 +344,6 @@ class RevResNet(Net):
 
 # %% ../nbs/02_models.ipynb #86503286
 _REGISTRY: dict = {}                 # name -> (factory, default config)
-FAMILY_MODULES = ['revnet.vit']      # modules that register further model families, imported on first use
 
 def register_model(name: str, config):
     "Decorator: register `factory(cfg) -> nn.Module` as model `name`, default config `config` (a dataclass)."
@@ -337,21 +352,16 @@ def register_model(name: str, config):
         return factory
     return deco
 
-def _registry() -> dict:
-    "The registry, once the other model families' modules have registered their models."
-    for m in FAMILY_MODULES: importlib.import_module(m)
-    return _REGISTRY
-
 # %% ../nbs/02_models.ipynb #9463ab33
 def list_models(family: str | None = None, arch: str | tuple | None = None) -> list[str]:
     "Names of the registered models (optionally only the 'cifar' or 'imagenet' ones, of `arch` (a name or a tuple))."
     archs = (arch,) if isinstance(arch, str) else arch
-    return [n for n, (_, c) in _registry().items()
+    return [n for n, (_, c) in _REGISTRY.items()
             if (family is None or c.family == family) and (archs is None or getattr(c, 'arch', None) in archs)]
 
 def model_config(name: str, **overrides):
     "The registered config of `name`, with `overrides` (fields of that config; None: keep the default) applied."
-    if name not in _registry(): raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
+    if name not in _REGISTRY: raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}")
     cfg = _REGISTRY[name][1]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     valid = {f.name for f in fields(cfg)}
@@ -362,16 +372,20 @@ def model_config(name: str, **overrides):
 # %% ../nbs/02_models.ipynb #186b7669
 def create_model(name: str, num_classes: int | None = None, mode: str | None = None, **overrides) -> nn.Module:
     "Build the registered model `name` (see `list_models`) with `num_classes` outputs, running in `mode`."
-    cfg = model_config(name, num_classes=num_classes, mode=mode, **overrides)
+    cfg = check_mode(model_config(name, num_classes=num_classes, mode=mode, **overrides))
     return _REGISTRY[name][0](cfg)
+
+def check_mode(cfg):
+    "`cfg`, if its architecture runs its mode; else the error that says which modes and which models would."
+    if cfg.mode in cfg.modes: return cfg
+    if cfg.mode not in MODES: raise ValueError(f"unknown mode {cfg.mode!r}; choose one of {MODES}")
+    can = [n for n in list_models(cfg.family) if cfg.mode in model_config(n).modes]
+    raise ValueError(f"{cfg.name} cannot run {cfg.mode!r} (its blocks are not invertible); use "
+                     f"{' or '.join(repr(m) for m in cfg.modes)}, or a model that can: {', '.join(can)}")
 
 # %% ../nbs/02_models.ipynb #7900dd26
 def _revresnet(cfg: ModelConfig) -> RevResNet:
-    "The factory of every ResNet and RevNet: checks the mode against the architecture, then builds `RevResNet(cfg)`."
-    if cfg.arch == 'resnet' and cfg.mode == 'reversible':
-        raise ValueError(f"{cfg.name} is a ResNet and cannot run 'reversible' (its units are not invertible); "
-                         "use 'plain' or 'checkpoint', or a revnet-* model")
-    if cfg.mode not in MODES: raise ValueError(f"unknown mode {cfg.mode!r}; choose one of {MODES}")
+    "The factory of every ResNet and RevNet (`create_model` has checked the mode)."
     return RevResNet(cfg)
 
 for _c in MODEL_CONFIGS.values(): register_model(_c.name, _c)(_revresnet)

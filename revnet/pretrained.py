@@ -12,11 +12,11 @@ import torch
 import torch.nn as nn
 from .models import ModelConfig, MODEL_CONFIGS, RevResNet, create_model, list_models, model_config
 from .core import run_command
+from .modelfile import save_model, evaluate_file
 
 # %% auto #0
 __all__ = ['OFFICIAL_URL', 'PREPROCESSING', 'ConversionError', 'download', 'extract', 'find_checkpoint', 'read_checkpoint',
-           'identify', 'convert_variables', 'official_logits', 'compare', 'convert', 'main', 'imagenet_top',
-           'evaluate_file']
+           'identify', 'convert_variables', 'official_logits', 'compare', 'convert', 'main', 'imagenet_top']
 
 # %% ../nbs/09_pretrained.ipynb #p9c00008
 OFFICIAL_URL = 'http://www.cs.toronto.edu/~mren/revnet/pretrained/revnet-104.tar.gz'
@@ -333,7 +333,6 @@ def compare(variables: dict, model: RevResNet, size: int | None = None, bs: int 
 # %% ../nbs/09_pretrained.ipynb #p9c00066
 def convert(path, out='model.pt', model: str | ModelConfig | None = None, check: bool = True, log=print) -> dict:
     "Convert the official checkpoint at `path` (tarball, folder or prefix) into model file `out`; returns a report."
-    from revnet.train import save_model
     prefix = find_checkpoint(path)
     variables = read_checkpoint(prefix)
     m, rep = convert_variables(variables, model)
@@ -384,20 +383,3 @@ def imagenet_top(model: nn.Module, images, k: int = 3) -> list[list[tuple[str, f
     x = torch.stack([tf(torch.from_numpy(np.array(im)).permute(2, 0, 1)) for im in images])
     with torch.no_grad(): p = model.eval()(x).softmax(1)
     return [[(names[j], round(float(q), 3)) for q, j in zip(*r.topk(k))] for r in p]
-
-# %% ../nbs/09_pretrained.ipynb #p9c00077
-def evaluate_file(path, dataset: str, data_dir=None, batch_size: int = 100, workers: int = 0) -> dict:
-    "Top-1/top-5 error of model file `path` (no run folder needed, e.g. converted weights) on `dataset`'s eval split."
-    from torch.utils.data import DataLoader
-    from accelerate import Accelerator
-    from revnet.train import load_model, evaluate
-    from revnet.data import get_dataset, dataset_info
-    split = 'test' if 'test' in dataset_info(dataset).splits else 'val'
-    model, ds = load_model(path), get_dataset(dataset, split, data_dir, augment=False)
-    k = len(ds.classes)
-    if model.config.num_classes != k:
-        raise ValueError(f"{path} has {model.config.num_classes} classes, {dataset} has {k}: pick the matching dataset")
-    acc = Accelerator(); model, dl = acc.prepare(model, DataLoader(ds, batch_size, num_workers=workers))
-    ev = evaluate(model, dl, acc)
-    return dict(checkpoint=str(path), dataset=dataset, n=ev['test_n'], top1_error=1 - ev['test_acc'],
-                top5_error=1 - ev['test_top5'], test_loss=ev['test_loss'])

@@ -12,9 +12,9 @@ import torch
 import torch.nn as nn
 
 # %% auto #0
-__all__ = ['grad_rel_error', 'Cast', 'launch_cpu_ddp', 'trusted_checksums', 'write_tiny_cifar', 'write_tiny_imagenet',
-           'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables', 'write_checkpoint',
-           'figures_not_kept']
+__all__ = ['grad_rel_error', 'Cast', 'autocast_grad_errors', 'launch_cpu_ddp', 'trusted_checksums', 'write_tiny_cifar',
+           'write_tiny_imagenet', 'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables',
+           'write_checkpoint', 'figures_not_kept']
 
 # %% ../nbs/11_testing.ipynb #56806361
 def grad_rel_error(model, ref, x, seed=0):
@@ -42,6 +42,15 @@ class Cast(nn.Module):
     def forward(self, x):
         with torch.autocast(self.device_type, dtype=self.amp) if self.amp else nullcontext():
             return self.m(x.to(self.dtype)).to(x.dtype)
+
+# %% ../nbs/11_testing.ipynb #c63d38ea
+def autocast_grad_errors(model, x, amp=torch.bfloat16, device_type='cpu', seed=0):
+    "Gradient errors against float64 of `model` under autocast, in its own mode and in 'plain' mode: (mode, plain)."
+    from revnet.reversible import set_mode
+    ref = Cast(set_mode(copy.deepcopy(model).double(), 'plain'), torch.float64)
+    plain = set_mode(copy.deepcopy(model), 'plain')
+    x = x.double()
+    return tuple(grad_rel_error(Cast(m, torch.float32, amp, device_type), ref, x, seed) for m in (model, plain))
 
 # %% ../nbs/11_testing.ipynb #46091440
 def launch_cpu_ddp(args, nproc: int = 2, timeout: float = 900, env=None) -> str:

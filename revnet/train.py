@@ -17,14 +17,14 @@ from accelerate.utils import set_seed, broadcast_object_list
 from tqdm.auto import tqdm
 import revnet
 from .core import run_command
-from .models import create_model, param_groups, list_models, model_config
+from .models import create_model, param_groups, list_models, model_config, check_mode
 from .data import get_dataloaders, dataset_info, DATASETS
+from .modelfile import save_model, load_model, evaluate, evaluate_file, _resize, _unreadable
 
 # %% auto #0
-__all__ = ['RECIPE_FAMILIES', 'RECIPES', 'OPTIMIZERS', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions',
-           'register_recipe', 'recipes', 'resolve_options', 'LRSchedule', 'checkpoints', 'latest_checkpoint',
-           'read_metrics', 'evaluate', 'TrainState', 'Run', 'save_model', 'load_model', 'train', 'evaluate_run',
-           'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
+__all__ = ['RECIPES', 'OPTIMIZERS', 'DEFAULTS', 'RESUME_CHANGEABLE', 'EVENTS', 'TrainOptions', 'register_recipe', 'recipes',
+           'resolve_options', 'LRSchedule', 'checkpoints', 'latest_checkpoint', 'read_metrics', 'TrainState', 'Run',
+           'train', 'evaluate_run', 'train_cli', 'main', 'eval_cli', 'eval_main', 'plot_runs']
 
 # %% ../nbs/04_train.ipynb #2f838356
 @dataclass
@@ -67,7 +67,6 @@ class TrainOptions:
     quiet: bool | None = None           # no progress bar
 
 # %% ../nbs/04_train.ipynb #21de8003
-RECIPE_FAMILIES = {'resnet': 'cnn', 'revnet': 'cnn', 'revvit': 'vit', 'vit': 'vit'}   # model arch -> recipe family
 RECIPES: dict = {}   # (recipe family, dataset family or dataset name) -> option values
 OPTIMIZERS = {'sgd': lambda groups, r: torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum),
               'adamw': lambda groups, r: torch.optim.AdamW(groups, lr=r.lr, betas=(r.momentum, 0.999))}
@@ -104,7 +103,7 @@ register_recipe('vit', 'synthetic', steps=20, batch_size=16, lr=1e-3, warmup=0, 
 # %% ../nbs/04_train.ipynb #fe0c7d97
 def recipes(model: str, dataset: str) -> tuple[dict, dict]:
     "The official recipe of `model`'s family for `dataset`'s family, and the short recipe for `dataset` (or {})."
-    fam, dfam = RECIPE_FAMILIES.get(model_config(model).arch), dataset_info(dataset).family
+    fam, dfam = model_config(model).recipe, dataset_info(dataset).family
     official = RECIPES.get((fam, dfam))
     if official is None:
         raise ValueError(f"no recipe for {model} on {dataset}: register_recipe({fam!r}, {dfam!r}, ...) in revnet.train")
@@ -146,10 +145,8 @@ def _check_fit(r: TrainOptions) -> TrainOptions:
     if mc.family != info.family:
         raise ValueError(f"{r.model} is a{'n' if mc.family == 'imagenet' else ''} {mc.family} model but {r.dataset} "
                          f"is a {info.family} dataset; use one of: {', '.join(list_models(info.family))}")
-    if r.mode is not None and mc.arch == 'resnet' and r.mode == 'reversible':
-        revnets = ', '.join(m for m in list_models(info.family) if m.startswith('revnet'))
-        raise ValueError(f"--mode reversible needs a RevNet: {r.model} is a ResNet (its units are not invertible); "
-                         f"use --mode plain or checkpoint, or a RevNet: {revnets}")
+    try: check_mode(model_config(r.model, mode=r.mode))   # the rule of `create_model`, before any folder is made
+    except ValueError as e: raise ValueError(f"--mode {r.mode}: {e}") from None
     if r.bn_momentum is not None and not hasattr(mc, 'bn_momentum'):
         raise ValueError(f"--bn-momentum: {r.model} has no BatchNorm (drop the option)")
     try: model_config(r.model, **(r.model_kwargs or {}))
@@ -299,25 +296,6 @@ class _Meter:
         if st.is_main_process:
             self._sums = torch.tensor([d['loss'], d['correct']], dtype=_sum_dtype(st.device), device=st.device)
             self._n = int(d['n'])
-
-# %% ../nbs/04_train.ipynb #de9340d8
-def _resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    "Area-resize a batch of images to `size` x `size` (no-op for None or the same size)."
-    return x if size is None or x.shape[-2:] == (size, size) else F.interpolate(x, size=(size, size), mode='area')
-
-# %% ../nbs/04_train.ipynb #88a420d9
-@torch.no_grad()
-def evaluate(model: nn.Module, dl, accelerator: Accelerator, image_size: int | None = None) -> dict:
-    "Loss, top-1 and top-5 accuracy of `model` over `dl` (all processes together)."
-    was_training = model.training; model.eval()
-    n = c1 = c5 = loss = 0
-    for x, y in dl:
-        out, y = accelerator.gather_for_metrics((model(_resize(x, image_size)).float(), y))
-        k = out.topk(min(5, out.shape[1]), dim=1).indices
-        loss += F.cross_entropy(out, y, reduction='sum').item()
-        c1 += (k[:, 0] == y).sum().item(); c5 += (k == y[:, None]).any(1).sum().item(); n += len(y)
-    model.train(was_training)
-    return dict(test_loss=loss / n, test_acc=c1 / n, test_top5=c5 / n, test_n=n)
 
 # %% ../nbs/04_train.ipynb #da226f9e
 @dataclass
@@ -660,32 +638,6 @@ def _checkpoint(run: Run):
     run.checkpoint = _save_checkpoint(run.accelerator, run.dir, run.step, run.options.keep)
     run('on_checkpoint')
 
-# %% ../nbs/04_train.ipynb #64cc4c7e
-def save_model(path, model: nn.Module, **extra):
-    "Final weights and model config in one file (atomic): `{'config': ..., 'state_dict': ..., **extra}`."
-    path, tmp = Path(path), Path(f'{path}.tmp{os.getpid()}')
-    sd = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save(dict(config=asdict(model.config), state_dict=sd, **extra), tmp)
-    os.replace(tmp, path)
-
-def _unreadable(p: Path, e: Exception) -> RuntimeError:
-    why = ' '.join(str(e).split())[:160]
-    return RuntimeError(f"cannot read {p} ({type(e).__name__}: {why}): it is truncated or corrupt; "
-                        f"evaluate another file of the run (--checkpoint RUN/checkpoints/step-NNNNNNN)")
-
-# %% ../nbs/04_train.ipynb #441419a4
-def load_model(path, map_location='cpu') -> nn.Module:
-    "Rebuild a model saved by `save_model` (a `model.pt` or a run folder): `create_model(**config)` + its weights."
-    p = Path(path); p = p / 'model.pt' if p.is_dir() else p
-    if not p.is_file():
-        raise FileNotFoundError(f"no model file {p}; a run writes model.pt when it finishes "
-                                "(or use revnet-eval --checkpoint)")
-    try:
-        d = torch.load(p, map_location=map_location, weights_only=True)
-        m = create_model(**d['config']); m.load_state_dict(d['state_dict'])
-    except Exception as e: raise _unreadable(p, e) from e
-    return m
-
 # %% ../nbs/04_train.ipynb #b9caced3
 def train(callbacks=(), **options) -> Path:
     "Train with `options` (the fields of `TrainOptions`) and `callbacks`; returns the run folder. Also `revnet-train`."
@@ -857,7 +809,6 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _eval_file(p, a) -> dict:
     "A model file with no run folder (e.g. converted official weights) on `--dataset`."
     if not (a.checkpoint and a.dataset): p.error('give --id RUN, or --checkpoint FILE --dataset NAME')
-    from revnet.pretrained import evaluate_file
     res = evaluate_file(a.checkpoint, a.dataset, a.data_dir, a.batch_size or 100, a.workers or 0)
     PartialState().print(f"{a.checkpoint}: top-1 error {res['top1_error']:.2%}, top-5 error {res['top5_error']:.2%} "
                          f"on {res['n']} {a.dataset} images", flush=True)

@@ -76,6 +76,7 @@ class ViTConfig(NetConfig):
     "Architecture of a Rev-ViT ('revvit') or of its standard pre-norm ViT twin ('vit')."
     mode: str = 'reversible'
     arch: str = 'revvit'            # 'revvit' | 'vit'
+    recipe, invertible_archs = 'vit', ('revvit',)   # the family's facts (class attributes, see `NetConfig`)
     img_size: int = 32
     patch_size: int = 4
     in_chans: int = 3
@@ -89,6 +90,9 @@ class ViTConfig(NetConfig):
     def units_overrides(self, n: int) -> dict:
         "`create_model` overrides giving `n` blocks (Rev-ViT has one stage)."
         return {'depth': n}
+    def twin(self):
+        "A Rev-ViT's twin: the standard ViT of its size, with as many blocks (a block: attention + MLP)."
+        return ('vit-' + self.name.split('-', 1)[1], {'depth': self.depth}) if self.arch == 'revvit' else None
 
 
 # %% ../nbs/10_revvit.ipynb #908f2150
@@ -126,6 +130,7 @@ def _init_vit(m: nn.Module):
 # %% ../nbs/10_revvit.ipynb #97ae287a
 class RevViT(Net):
     "Rev-ViT (`arch='revvit'`) or the standard ViT (`'vit'`) from a `ViTConfig`; `mode` as for `RevResNet`."
+    stem_names = ('patch_embed',)
     def __init__(self, cfg: ViTConfig):
         super().__init__()
         self.config, d, self.rev = cfg, cfg.embed_dim, cfg.arch == 'revvit'
@@ -156,12 +161,8 @@ class RevViT(Net):
 
 # %% ../nbs/10_revvit.ipynb #d904416c
 def _vit(cfg: ViTConfig) -> RevViT:
-    "The factory of every Rev-ViT and ViT: checks the mode against the architecture, then builds `RevViT(cfg)`."
+    "The factory of every Rev-ViT and ViT (`create_model` has checked the mode)."
     if cfg.arch not in ('revvit', 'vit'): raise ValueError(f"unknown arch {cfg.arch!r}; choose 'revvit' or 'vit'")
-    if cfg.arch == 'vit' and cfg.mode == 'reversible':
-        raise ValueError(f"{cfg.name} is a standard ViT and cannot run 'reversible'; "
-                         "use 'plain' or 'checkpoint', or a revvit-* model")
-    if cfg.mode not in MODES: raise ValueError(f"unknown mode {cfg.mode!r}; choose one of {MODES}")
     return RevViT(cfg)
 
 _S32 = dict(family='cifar', img_size=32, patch_size=4, num_classes=10)
