@@ -71,12 +71,6 @@ VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'baseline',
 BASELINE = 'plain'
 _ALIASES = {'resnet': 'baseline'}   # the baseline's name before Rev-ViT joined the benchmark
 
-_TWINS = {  # arch -> (name of the non-reversible twin of a config, the twin's create_model overrides)
-    'revnet': (lambda c: next(n for n in list_models(c.family, 'resnet') if model_config(n).block == c.block),
-               lambda c: {'units': tuple(2 * n for n in c.units)}),   # the paper's: twice the units, one F each
-    'revvit': (lambda c: 'vit-' + c.name.split('-', 1)[1], lambda c: {'depth': c.depth}),  # a block: attention + MLP
-}
-
 # %% ../nbs/07_benchmark.ipynb #27b19da2
 PRESETS = {  # name -> the revnet-bench options it sets (those given on the command line win)
     'launch-bound': dict(model='revnet-164', batch_size=2, image_size=4, threads=1,
@@ -86,15 +80,19 @@ PRESETS = {  # name -> the revnet-bench options it sets (those given on the comm
 # %% ../nbs/07_benchmark.ipynb #810dc552
 def resnet_twin(model: str) -> str:
     "The non-reversible twin of `model`: the ResNet of its family and block type, or the ViT of a Rev-ViT."
-    c = model_config(model)
-    if c.arch not in _TWINS: raise ValueError(f"{model} has no reversible twin rule; choose one of {list(_TWINS)}")
-    return _TWINS[c.arch][0](c)
+    twin = model_config(model).twin()   # (a family's own fact: its config says)
+    if twin is None: raise ValueError(f"{model} has no non-reversible twin; choose one of {', '.join(_benched())}")
+    return twin[0]
+
+def _benched():
+    "The models the benchmark runs: those whose family names a non-reversible twin."
+    return [n for n in list_models() if model_config(n).twin() is not None]
 
 # %% ../nbs/07_benchmark.ipynb #037b9c9b
 def _baseline(rev, num_classes, overrides):
     "The non-reversible twin of the model `rev` (same depth count), in 'plain' mode."
-    name, more = _TWINS[rev.config.arch]
-    return create_model(name(rev.config), num_classes=num_classes, mode='plain', **{**overrides, **more(rev.config)})
+    name, more = rev.config.twin()
+    return create_model(name, num_classes=num_classes, mode='plain', **{**overrides, **more})
 
 def _moded(mode): return lambda rev, *_: set_mode(copy.deepcopy(rev), mode)
 
@@ -116,7 +114,7 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
     variants = [_ALIASES.get(v, v) for v in variants]
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}")
-    revs = list_models(arch=tuple(_TWINS))
+    revs = _benched()
     if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a reversible model: "
                                            f"{', '.join(revs)}")
     if depth is not None and depth < 1: raise ValueError(f"depth must be at least 1 unit per stage, got {depth}")

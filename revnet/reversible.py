@@ -12,14 +12,12 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 from . import _fast
-from .testing import grad_rel_error, Cast
 
 # %% auto #0
 __all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf', 'vjp',
            'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
            'checkpointed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Conditioned',
-           'ConditionalCoupling', 'autocast_grad_errors', 'FusedOptimizer', 'memory_vs_blocks', 'plot_memory_vs_blocks',
-           'InversionError', 'verify_inversion']
+           'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -627,14 +625,6 @@ class ConditionalCoupling(AdditiveCoupling):
     def __init__(self, F: nn.Module, G: nn.Module, context_dim: int, channels: int, dim: int = 1):
         super().__init__(Conditioned(F, context_dim, channels, dim), Conditioned(G, context_dim, channels, dim), dim)
 
-# %% ../nbs/01_reversible.ipynb #375aee89
-def autocast_grad_errors(model, x, amp=torch.bfloat16, device_type='cpu', seed=0):
-    "Gradient errors against float64 of `model` under autocast, in its own mode and in 'plain' mode: (mode, plain)."
-    ref = Cast(set_mode(copy.deepcopy(model).double(), 'plain'), torch.float64)
-    plain = set_mode(copy.deepcopy(model), 'plain')
-    x = x.double()
-    return tuple(grad_rel_error(Cast(m, torch.float32, amp, device_type), ref, x, seed) for m in (model, plain))
-
 # %% ../nbs/01_reversible.ipynb #e8f2c2b8
 def _refuse_ddp(model=None):
     "Raise when gradients are reduced across processes after backward (DDP, or any multi-process group)."
@@ -669,33 +659,6 @@ class FusedOptimizer:
     def remove(self):
         "Remove the hooks: backward leaves gradients in `.grad` again."
         for h in self.handles: h.remove()
-
-# %% ../nbs/01_reversible.ipynb #6d0b9eca
-def memory_vs_blocks(build, depths, x, modes=MODES):
-    "Retained activation memory (both measures) of `build(n)` for each depth `n` and mode: {mode: {n: MemoryReport}}."
-    from revnet.core import retained_memory
-    out = {}
-    for mode in modes:
-        out[mode] = {}
-        for n in depths:
-            m = set_mode(build(n), mode).to(x.device)
-            out[mode][n] = retained_memory(m, x)
-            del m
-    return out
-
-# %% ../nbs/01_reversible.ipynb #9f672f40
-def plot_memory_vs_blocks(res, ax=None, title='Activation memory retained after forward'):
-    "Plot `memory_vs_blocks` results: MiB against number of blocks, one line per mode and measure."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
-    for mode, by_n in res.items():
-        ns = sorted(by_n)
-        l, = ax.plot(ns, [by_n[n].saved / 2**20 for n in ns], 'o-', label=f'{mode} (saved tensors)')
-        ax.plot(ns, [by_n[n].allocator / 2**20 for n in ns], 'x--', color=l.get_color(), label=f'{mode} (allocator)')
-    ax.set(xlabel='reversible blocks', ylabel='retained activations (MiB)', title=title, yscale='log')
-    ax.set_xscale('log', base=2); ax.set_xticks(ns, [str(n) for n in ns]); ax.xaxis.set_minor_locator(plt.NullLocator())
-    ax.grid(alpha=.3); ax.legend(fontsize=8)
-    return ax
 
 # %% ../nbs/01_reversible.ipynb #f4bfe731
 class InversionError(RuntimeError):
