@@ -3,7 +3,7 @@
 
 Usage: python .ci/kernel.py [NOTEBOOK ...]   (default: every notebook in nbs/). Prints one line per notebook and
 `N passed, N failed`; exits 1 if any notebook raised or left an error output."""
-import os, sys, time
+import os, re, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import nbformat
@@ -20,8 +20,13 @@ def run(path: Path, timeout=900) -> tuple[bool, str]:
     client = NotebookClient(nb, timeout=timeout, kernel_name='python3',
                             resources={'metadata': {'path': str(path.parent)}})
     try: client.execute()
-    except CellExecutionError as e:
-        return False, f'{time.time() - t0:.0f} s, error: {str(e).strip().splitlines()[-1][:300]}'
+    except CellExecutionError as e:   # which cell (its index and first line) and the error's own lines
+        i, cell = next(((i, c) for i, c in enumerate(nb.cells) if any(o.get('output_type') == 'error'
+                                                                       for o in c.get('outputs', []))), (None, None))
+        where = f'cell {i} ({cell.source.splitlines()[0][:80]!r})' if cell is not None else 'a cell'
+        text = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip()   # (the traceback without its colours)
+        tb = '\n'.join(l for l in text.splitlines()[-12:] if l.strip())
+        return False, f'{time.time() - t0:.0f} s, error in {where}:\n{tb[-1500:]}'
     except Exception as e: return False, f'{time.time() - t0:.0f} s, {type(e).__name__}: {e}'
     errs = [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
     if errs: return False, f"{time.time() - t0:.0f} s, error output: {errs[0]['ename']}: {errs[0]['evalue'][:300]}"
