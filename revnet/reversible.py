@@ -212,6 +212,8 @@ class AdditiveCoupling(ReversibleBlock):
         if fx2 is not None: dy2.add_(fx2)                                   # dx2 = dy2 + dF/dx2^T dz1
         return BackwardResult(y1, y2, dy1, dy2, [_add(a, b) for a, b in zip(dF, dG)])
 
+_SELF_SCOPED = [AdditiveCoupling]   # couplings whose own maths draw inside rng_scope (AffineCoupling joins below)
+
 # %% ../nbs/01_reversible.ipynb #50b69fd9
 def _bn_stats(mods):
     "(module, name) of the running statistics that training-mode BatchNorm layers among modules `mods` update."
@@ -345,10 +347,14 @@ def _in_scope(key, forward):
         with rng_scope(key): return forward(*args, **kw)
     return scoped
 
+def _scopes_itself(b):
+    "Does `b` compute a shipped coupling's maths, which draws inside `rng_scope` itself? (Patching it would change nothing.)"
+    return any(_same_maths(b, cls) for cls in _SELF_SCOPED)
+
 def _seeded(b, fn, seed):
     "`fn`, a method of block `b`, to run in the block stream `seed` ((seed, device), or None: `fn` itself)."
     if seed is None: return fn
-    scoped = not isinstance(b, RevSequence) and not torch.compiler.is_compiling()   # (a sequence scopes its own)
+    scoped = not (isinstance(b, RevSequence) or _scopes_itself(b) or torch.compiler.is_compiling())
     def run(*args):
         with block_rng(*seed), _scoped_calls(b) if scoped else nullcontext(): return fn(*args)
     return run
@@ -600,6 +606,8 @@ class AffineCoupling(ReversibleBlock):
         s, t = self._st(self.G, 'G', y1); x2 = (y2 - t) * (-s).exp()
         s, t = self._st(self.F, 'F', x2); x1 = (y1 - t) * (-s).exp()
         return x1, x2
+
+_SELF_SCOPED.append(AffineCoupling)
 
 # %% ../nbs/01_reversible.ipynb #1f59f2ff
 def mlp(d: int, hidden: int, p: float = 0.0) -> nn.Sequential:
