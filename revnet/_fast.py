@@ -6,7 +6,7 @@
 __all__ = ['MIN_REPLAY_COUNT', 'MIN_REPLAY_NUMEL', 'FAST_BN', 'FREE_BUFFERS', 'plain_fallbacks']
 
 # %% ../nbs/00a_fast.ipynb #c3918c0b
-import sys
+import sys, weakref
 from contextlib import contextmanager
 import torch
 import torch.nn as nn
@@ -50,6 +50,7 @@ def _bn_args(input, running_mean, running_var, weight=None, bias=None, training=
 
 MIN_REPLAY_COUNT = 16       # values per channel below which a BatchNorm is recomputed, not replayed (exactness)
 MIN_REPLAY_NUMEL = 2**17    # elements below which it is recomputed too (speed: see below)
+_SMALL = weakref.WeakSet()   # BatchNorms last seen too small to replay: not recorded again (recomputed, exact)
 
 def _bn_with_stats(x, w, b, rm, rv, momentum, eps):
     "`F.batch_norm`'s training-mode output and the batch statistics (mean, invstd), by the op that returns them all."

@@ -17,7 +17,7 @@ from . import _fast
 __all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf', 'vjp',
            'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
            'checkpointed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Conditioned',
-           'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion']
+           'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion', 'compile_backward']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -228,6 +228,8 @@ class AdditiveCoupling(ReversibleBlock):
     def backward_halves(self, y1, y2, dy1, dy2, params, *c):
         "F and G evaluated once each, the halves updated in place (for a subclass with maths of its own: the default)."
         if not _same_maths(self, AdditiveCoupling): return super().backward_halves(y1, y2, dy1, dy2, params, *c)
+        if getattr(self, 'compiled_backward', False) and _compiled_ok(self, c):   # opted in (see below)
+            return _compiled_backward(self, y1, y2, dy1, dy2, params)
         with torch.enable_grad(), rng_scope('G'): g = self.G(y1_ := leaf(y1), *c)
         gy1, *dG = vjp((g,), [y1_, *params], (dy2,))
         y2.sub_(g.detach()); del g, y1_                                     # x2 = y2 - G(y1)
@@ -273,10 +275,13 @@ class BlockState:
         self.params = [(p, p._version) for mod in self.mods for p in mod._parameters.values() if p is not None]
         self._trainable = list(dict.fromkeys(p for p, _ in self.params if p.requires_grad))
         snap = [(mod, n, getattr(mod, n)._version, getattr(mod, n).clone()) for mod, n in _other_buffers(self.mods)]
-        self.bn = {b: [] for b in _fast._batchnorms(self.mods)} if self.reuse_bn and _fast.FAST_BN else {}
+        replay = self.reuse_bn and _fast.FAST_BN and not getattr(self.m, 'compiled_backward', False)   # (see below)
+        self.bn = {b: [] for b in _fast._batchnorms(self.mods) if b not in _fast._SMALL} if replay else {}
         try:
             with _fast._taped(self.bn, replay=False): yield self
-        finally: self.before = [(mod, n, t) for mod, n, v, t in snap if getattr(mod, n)._version != v]
+        finally:
+            self.before = [(mod, n, t) for mod, n, v, t in snap if getattr(mod, n)._version != v]
+            _fast._SMALL.update(b for b, c in self.bn.items() if c and (len(c) > 1 or c[0] is None))   # (see below)
 
     def trainable(self):
         "The parameters that required grad at forward, in `m.parameters()` order."
@@ -743,3 +748,47 @@ class verify_inversion:
         ax.grid(alpha=.3)
         if label: ax.legend(fontsize=8)
         return ax
+
+# %% ../nbs/01_reversible.ipynb #9e13aa2b
+_PURE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm,
+         nn.GroupNorm, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Identity, nn.Sequential)
+
+def _closed(m: nn.Module) -> bool:
+    """Does `m` compute from its own parameters and buffers only: torch's own layers (exact types), no forward replaced
+    or hooked (a sharding wrapper's hooks swap the parameters)?"""
+    return all(type(s) in _PURE and 'forward' not in s.__dict__ and not (s._forward_pre_hooks or s._forward_hooks)
+               for s in _modules_of(m))
+
+def _coupling_step(F, G, pF, pG, y1, y2, dy1, dy2):
+    "An additive coupling's backward step, a pure function of its outputs, their gradients and F's and G's parameters."
+    g, back = torch.func.vjp(lambda h, p: torch.func.functional_call(G, p, (h,)), y1, pG)
+    gy1, dG = back(dy2)
+    x2 = y2 - g                                                     # x2 = y2 - G(y1)
+    f, back = torch.func.vjp(lambda h, p: torch.func.functional_call(F, p, (h,)), x2, pF)
+    fx2, dF = back(dz1 := dy1 + gy1)                                # dz1 = dy1 + dG/dy1^T dy2
+    return y1 - f, x2, dz1, dy2 + fx2, dF, dG                       # x1 = y1 - F(x2); dx2 = dy2 + dF/dx2^T dz1
+
+# %% ../nbs/01_reversible.ipynb #36062f0c
+_STEP: list = []   # the compiled step, made on first use
+
+def _compiled_ok(b, context) -> bool:
+    "Does block `b` take the compiled step now? Opted in, the additive maths, no context or random stream, closed F, G."
+    return (getattr(b, 'compiled_backward', False) and not context and _same_maths(b, AdditiveCoupling)
+            and _SEED.get() is None and not (b._forward_pre_hooks or b._forward_hooks) and _closed(b.F) and _closed(b.G))
+
+def _compiled_backward(b, y1, y2, dy1, dy2, params) -> BackwardResult:
+    "`b.backward_halves` by the compiled step: F's and G's parameters among `params` differentiated, the rest constant."
+    if not _STEP: _STEP.append(torch.compile(_coupling_step, fullgraph=True, dynamic=False))
+    ids = {id(p) for p in params}
+    pF, pG = [{n: p for n, p in _named_params(m) if id(p) in ids} for m in (b.F, b.G)]
+    x1, x2, dx1, dx2, dF, dG = _STEP[0](b.F, b.G, pF, pG, y1, y2, dy1, dy2)
+    g = {}
+    for d, named in ((dF, pF), (dG, pG)):
+        for n, t in d.items(): g[id(named[n])] = _add(g.get(id(named[n])), t)
+    return BackwardResult(x1, x2, dx1, dx2, [g.get(id(p)) for p in params])
+
+def compile_backward(model: nn.Module, on: bool = True) -> int:
+    "Opt `model`'s additive couplings into (or out of) the compiled backward step; returns how many it set."
+    bs = [b for b in model.modules() if isinstance(b, AdditiveCoupling) and _same_maths(b, AdditiveCoupling)]
+    for b in bs: b.compiled_backward = on
+    return len(bs)
