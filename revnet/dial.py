@@ -48,8 +48,10 @@ class DialSequence(RevSequence):
 
     def forward(self, x, *context, seed=None):
         n, k = len(self), min(self.plain_tail, len(self))
-        storing = [b for b in list(self)[:n - k] if getattr(b, 'store', ())]
+        keep = not torch.is_autocast_enabled(x.device.type)   # (under autocast: recomputed in full, nothing kept)
+        storing = [b for b in list(self)[:n - k] if keep and getattr(b, 'store', ())]
         if self.mode != 'reversible' or not (k or storing) or not _needs_grad(self, x, context):
+            self.kept_bytes = 0
             return super().forward(x, *context, seed=seed)
         _check_context(context)
         seed = self.seed() if seed is None else seed
