@@ -18,7 +18,7 @@ from .memory import step_peak, state_bytes, MiB
 
 # %% auto #0
 __all__ = ['FUSED_CONV_BACKWARD', 'DialSequence', 'storable', 'store_plan', 'StoringCoupling', 'DialStage', 'dial_sequences',
-           'set_dial', 'dial_of', 'parse_bytes', 'fmt_bytes', 'step_time', 'step_total', 'DialCosts',
+           'set_dial', 'dial_of', 'parse_bytes', 'fmt_bytes', 'step_time', 'step_times', 'step_total', 'DialCosts',
            'measure_dial_costs', 'choose', 'DialChoice', 'set_memory_budget', 'curve_points', 'measure_curve',
            'curve_table', 'at_fraction', 'plot_dial_curve']
 
@@ -283,6 +283,15 @@ def step_time(model: nn.Module, x, y, reps: int = 3) -> float:
         t = clock(); train_step(model, opt, x, y); ts.append(clock() - t)
     return min(ts[1:])
 
+def step_times(models: list, x, y, reps: int = 3) -> list:
+    "`step_time` of each of `models`, their steps taken in turn (each sees the same machine): a list of seconds."
+    opts, clock = [torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for m in models], _clock(x.device)
+    ts = [[] for _ in models]
+    for _ in range(reps + 1):
+        for m, opt, t_ in zip(models, opts, ts):
+            t = clock(); train_step(m, opt, x, y); t_.append(clock() - t)
+    return [min(t_[1:]) for t_ in ts]
+
 def step_total(model: nn.Module, x, y) -> int:
     "A training step's whole peak (bytes): the resting state (parameters, buffers, momentum) plus the peak above it."
     s = state_bytes(model)
@@ -395,7 +404,7 @@ class DialChoice:
     measured_peak: int
     measured_time: float
     floor_peak: int
-    floor_time: float
+    floor_time: float                  # a step all reversible, timed in turn with the chosen point's
     costs: DialCosts = field(repr=False, default=None)
 
     def __str__(self):
@@ -436,9 +445,10 @@ def set_memory_budget(model: nn.Module, budget, example_input, target=None, reps
         room -= peak - budget                          # predicted short by this much: ask for less
     if point is None or peak > budget:
         point, peak = dict(plain_tail=[0] * n, stored=[0] * n, entry=[False] * n), costs.floor_peak
-    t = step_time(set_dial(work, **point), x, y, reps)
+    floor = set_dial(set_mode(copy.deepcopy(model), 'reversible'))
+    t, t0 = step_times([set_dial(work, **point), floor], x, y, reps)        # side by side with the floor
     set_dial(set_mode(model, 'reversible'), **point)
-    choice = DialChoice(point, budget, *costs.predict(point), peak, t, costs.floor_peak, costs.floor_time, costs)
+    choice = DialChoice(point, budget, *costs.predict(point), peak, t, costs.floor_peak, t0, costs)
     if log: log(str(choice))
     return choice
 
@@ -477,14 +487,10 @@ def measure_curve(name: str, batch_size: int = 16, reps: int = 3, fractions=(0.1
         lab = f'budget {f:.0%}'
         ms[lab] = (set_dial(set_mode(copy.deepcopy(base), 'reversible'), **pt), 'budget')
         act[lab], pred[lab] = _activations(ms[lab][0], x), costs.predict(pt)
-    ts, clock = {lab: [] for lab in ms}, _clock(x.device)
-    opts = {lab: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for lab, (m, _) in ms.items()}
-    for _ in range(reps + 1):                         # in turn: each configuration sees the same machine
-        for lab, (m, _) in ms.items():
-            t = clock(); train_step(m, opts[lab], x, y); ts[lab].append(clock() - t)
+    ts = dict(zip(ms, step_times([m for m, _ in ms.values()], x, y, reps)))   # in turn: the same machine for each
     rows = []
     for lab, (m, kind) in ms.items():
-        rows.append(dict(label=lab, kind=kind, point=dial_of(m) if kind != 'mode' else None, time=min(ts[lab][1:]),
+        rows.append(dict(label=lab, kind=kind, point=dial_of(m) if kind != 'mode' else None, time=ts[lab],
                          peak=step_total(m, x, y), activations=act[lab], predicted=pred.get(lab)))
         if log: log(f"{name} {lab:14s} step {rows[-1]['time']:.3f} s, peak {fmt_bytes(rows[-1]['peak'])}, "
                     f"activations {fmt_bytes(act[lab])}")
@@ -504,19 +510,23 @@ def at_fraction(curve: dict, fraction: float = 0.15):
 
 # %% ../nbs/06a_dial.ipynb #07adca50
 def plot_dial_curve(curves: list, axs=None):
-    "Step time (x plain's) against whole-step peak (MiB), a panel per curve: the modes, the dial's points, the budget picks."
+    """Step time (x plain's) against whole-step peak (MiB, top) and activations (x plain's, bottom), a column per
+    curve: the modes (squares), the dial's points (dots), the budget picks (stars); the goal's 1.15x dotted."""
     import matplotlib.pyplot as plt
-    if axs is None: _, axs = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 3.8), squeeze=False)
+    if axs is None: _, axs = plt.subplots(2, len(curves), figsize=(5.2 * len(curves), 6.6), squeeze=False)
     style = {'mode': dict(marker='s', ms=8, color='k'), 'dial': dict(marker='o', ms=5, color='tab:blue'),
              'budget': dict(marker='*', ms=13, color='tab:red')}
-    for ax, c in zip(list(getattr(axs, 'flat', axs)), curves):
-        p = next(r for r in c['rows'] if r['label'] == 'plain')['time']
-        for r in c['rows']:
-            ax.plot(r['peak'] / MiB, r['time'] / p, ls='', **style[r['kind']])
-            ax.annotate(r['label'], (r['peak'] / MiB, r['time'] / p), fontsize=6, xytext=(3, 3), textcoords='offset points')
-        ax.axhline(1.15, color='tab:red', lw=.6, ls=':')
-        ax.set(xlabel='whole-step peak (MiB)', ylabel="step time (x plain's)",
-               title=f"{c['model']}, batch {c['batch_size']}, {c['device']} ({c['threads']} thread)")
-        ax.grid(alpha=.3)
+    for j, c in enumerate(curves):
+        p = next(r for r in c['rows'] if r['label'] == 'plain')
+        for ax, key, scale, xl in ((axs[0, j], 'peak', MiB, 'whole-step peak (MiB)'),
+                                   (axs[1, j], 'activations', p['activations'], "activations (x plain's)")):
+            for r in c['rows']:
+                xy = (r[key] / scale, r['time'] / p['time'])
+                ax.plot(*xy, ls='', **style[r['kind']])
+                ax.annotate(r['label'], xy, fontsize=6, xytext=(3, 3), textcoords='offset points')
+            ax.axhline(1.15, color='tab:red', lw=.6, ls=':')
+            ax.set(xlabel=xl, ylabel="step time (x plain's)", title=f"{c['model']}, batch {c['batch_size']}, "
+                   f"{c['device']} ({c['threads']} thread)")
+            ax.grid(alpha=.3)
     ax.figure.tight_layout()
     return axs
