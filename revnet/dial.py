@@ -48,6 +48,7 @@ class DialSequence(RevSequence):
 
     def forward(self, x, *context, seed=None):
         n, k = len(self), min(self.plain_tail, len(self))
+        for b in self: b.__dict__.pop('_kept', None)          # left by a backward that failed: never used
         keep = not torch.is_autocast_enabled(x.device.type)   # (under autocast: recomputed in full, nothing kept)
         storing = [b for b in list(self)[:n - k] if keep and getattr(b, 'store', ())]
         if self.mode != 'reversible' or not (k or storing) or not _needs_grad(self, x, context):
