@@ -464,7 +464,8 @@ class _RevFunction(torch.autograd.Function):
             if ctx.check: ctx.check.keep(i, x1, x2)
             with ctx.states[i].record(): return run(x1, x2, *c)
         with block_rng(seed, x.device): y = torch.cat(seq._walk(*_split(x, seq.dim), context, record), seq.dim)
-        ctx.save_for_backward(y, *context, *params)
+        ctx.save_for_backward(y, *context, *params)   # (the parameters too: autograd's check of in-place changes)
+        ctx.params = params                          # the very tensors, which saved-tensor hooks would not keep
         return y
 
     @staticmethod
@@ -476,7 +477,7 @@ class _RevFunction(torch.autograd.Function):
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *rest), k = ctx.seq, ctx.saved_tensors, ctx.n_ctx
         context = [c.detach().requires_grad_(ctx.needs_input_grad[5 + j]) for j, c in enumerate(rest[:k])]
-        params, cg = rest[k:], [c for c in context if c.requires_grad]
+        params, cg = ctx.params, [c for c in context if c.requires_grad]
         dys = _fast._work_halves(dy, y, 'dy', seq.dim, refs)   # buffers the blocks update in place
         ys = _fast._work_halves(y, y, 'y', seq.dim)
         def step():
