@@ -192,7 +192,8 @@ class ReversibleBlock(nn.Module):
 
         `y1, y2, dy1, dy2` are the core's working buffers: a step may overwrite them in place and return them. `params`
         are the block's trainable parameters as forward used them, then the context tensors that require grad;
-        `grads` has one entry per param, in order. Re-evaluations run inside `recomputing()`. This default inverts,
+        `grads` has one entry per param, in order. Re-evaluations run inside `recomputing()`; differentiate with
+        `vjp`, which also finds the parameters a sharded (FSDP2) unit gathered for the step. This default inverts,
         then differentiates `forward_halves` at the reconstructed inputs."""
         with torch.no_grad(), recomputing(): x1, x2 = self.inverse_halves(y1, y2, *context)
         x1, x2 = x1.detach().requires_grad_(), x2.detach().requires_grad_()
@@ -450,7 +451,8 @@ class _RevFunction(torch.autograd.Function):
     - forward runs the blocks without autograd and saves the output, the context and the parameters, nothing per block
       (but each block's `BlockState`: buffers a forward changed, BatchNorm batch statistics), so memory is flat in depth;
     - backward re-evaluates each block on its state of forward (BatchNorm statistics move once), with the parameters
-      forward used, in forward's autocast state and random streams; it returns one gradient per input of forward;
+      forward used, in forward's autocast state and random streams; it returns one gradient per input of forward
+      (None for an FSDP2 unit's sharded parameters: a step accumulates the gradients of those the unit gathered);
     - it frees the saved output's and the incoming gradient's storage only when nothing else can see them;
     - double backward is refused."""
     @staticmethod
@@ -524,7 +526,7 @@ def checkpointed(fn, *args, module: nn.Module):
         return checkpoint(fn, *args, use_reentrant=False)
     _refuse_under_checkpoint(module)
     st, named = BlockState(module), list(module.named_parameters())
-    names, params = [n for n, _ in named], [p for _, p in named]
+    names, params = _unit_free(module, [n for n, _ in named], [p for _, p in named])   # (FSDP2 units: their own)
     def run(*a): return _with_params(module, names, params, lambda: fn(*a))
     return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=False,
                       context_fn=lambda: (st.record(), _Reusable(st.recompute)))
