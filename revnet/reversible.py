@@ -375,6 +375,11 @@ class _Routed:
 
 def _routed(b, fn): return _Routed(b, fn) if _hooked(b) else fn
 
+def _fsdp_unit(m: nn.Module) -> bool:
+    "Is `m` an FSDP2 unit (`fully_shard`)? (Read where FSDP2 is loaded: nothing is imported for it.)"
+    fsdp = sys.modules.get('torch.distributed.fsdp')
+    return fsdp is not None and isinstance(m, getattr(fsdp, 'FSDPModule', ()))
+
 # %% ../nbs/01_reversible.ipynb #b2e1d4f2
 def _through_hooks(b, step, args):
     """Block `b`'s backward step `step(*args)` run as `b`'s forward through its hooks (FSDP2 gathers the parameters),
@@ -390,9 +395,9 @@ def _through_hooks(b, step, args):
 def _unit_free(seq, names, params):
     "The (names, params) for `_with_params`: all but those of FSDP2 units inside `seq`, which gather their own."
     import torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized()): return names, params
-    from torch.distributed.fsdp import FSDPModule
-    units = tuple(n + '.' for n, m in seq.named_modules() if n and isinstance(m, FSDPModule))
+    if not (dist.is_available() and dist.is_initialized() and 'torch.distributed.fsdp' in sys.modules):
+        return names, params
+    units = tuple(n + '.' for n, m in seq.named_modules() if n and _fsdp_unit(m))
     keep = [(n, p) for n, p in zip(names, params) if not n.startswith(units)] if units else list(zip(names, params))
     return [n for n, _ in keep], [p for _, p in keep]
 
@@ -615,7 +620,7 @@ class RevSequence(Moded, nn.Sequential):
             with _block_state(st) if st else nullcontext():
                 step, args = _seeded(b, b.backward_halves, _child_seed(i)), (y1, y2, dy1, dy2, [params[k] for k in idx], *context)
                 tok = _LIVE.set((b, i, names, params))
-                try: y1, y2, dy1, dy2, g = _through_hooks(b, step, args) if _hooked(b) else step(*args)
+                try: y1, y2, dy1, dy2, g = _through_hooks(b, step, args) if _fsdp_unit(b) else step(*args)
                 finally: _LIVE.reset(tok)
             if check is not None: check(i, b, y1, y2)
             for k, gk in zip(idx, g): grads[k] = _add(grads[k], gk)
