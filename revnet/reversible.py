@@ -172,8 +172,34 @@ def vjp(outs, inputs, douts):
     pairs = [(o, d) for o, d in zip(outs, douts) if o.requires_grad and d is not None]
     if not pairs: return [None] * len(inputs)
     o, d = zip(*pairs)
-    if found := _outside(o, inputs): _refuse_outside(found)
-    return list(torch.autograd.grad(o, inputs, [g.to(t.dtype) for t, g in zip(o, d)], allow_unused=True))
+    d = [g.to(t.dtype) for t, g in zip(o, d)]
+    found, gathered = _gathered(_outside(o, inputs))
+    if found: _refuse_outside(found)
+    if gathered: return _accumulating(o, inputs, d, gathered)
+    return list(torch.autograd.grad(o, inputs, d, allow_unused=True))
+
+# %% ../nbs/01_reversible.ipynb #a1f0c3d3
+_LIVE: ContextVar = ContextVar('revnet_live_block', default=None)   # the step running: (block, index, names, params)
+
+def _gathered(found):
+    "Split the outsiders `found` into (outsiders, gathered): the block's parameters standing in for ones forward saved."
+    cur = _LIVE.get()
+    if not found or cur is None or cur[2] is None: return found, []
+    b, i, names, params = cur
+    pre = f'{i}.'
+    saved = {n[len(pre):]: p for n, p in zip(names, params) if n.startswith(pre)}
+    live = {id(q) for n, q in b.named_parameters() if n in saved and q is not saved[n]}
+    return [t for t in found if id(t) not in live], [t for t in found if id(t) in live]
+
+def _accumulating(outs, inputs, douts, gathered):
+    "`vjp`'s result for `inputs`, and the gradients of `gathered` accumulated into their `.grad`, in one pass."
+    old = [t.grad for t in inputs]
+    for t in inputs: t.grad = None
+    try:
+        torch.autograd.backward(outs, douts, inputs=[*inputs, *gathered])
+        return [t.grad for t in inputs]
+    finally:
+        for t, g in zip(inputs, old): t.grad = g
 
 # %% ../nbs/01_reversible.ipynb #294973d6
 class ReversibleBlock(nn.Module):
@@ -193,7 +219,8 @@ class ReversibleBlock(nn.Module):
 
         `y1, y2, dy1, dy2` are the core's working buffers: a step may overwrite them in place and return them. `params`
         are the block's trainable parameters as forward used them, then the context tensors that require grad;
-        `grads` has one entry per param, in order. Re-evaluations run inside `recomputing()`. This default inverts,
+        `grads` has one entry per param, in order. Re-evaluations run inside `recomputing()`; differentiate with
+        `vjp`, which also finds the parameters a sharded (FSDP2) unit gathered for the step. This default inverts,
         then differentiates `forward_halves` at the reconstructed inputs."""
         with torch.no_grad(), recomputing(): x1, x2 = self.inverse_halves(y1, y2, *context)
         x1, x2 = x1.detach().requires_grad_(), x2.detach().requires_grad_()
@@ -363,6 +390,53 @@ def _child_seed(i):
     cur = _SEED.get()
     return None if cur is None else (_derive(cur[0], i), cur[1])
 
+# %% ../nbs/01_reversible.ipynb #b2e1d4f1
+_NO_FORWARD = object()
+
+def _hooked(m: nn.Module) -> bool:
+    "Has `m` forward hooks of its own (FSDP2's gather its parameters for a call)? Then the core calls it through them."
+    return bool(m._forward_pre_hooks or m._forward_hooks) and not torch.compiler.is_compiling()
+
+class _Routed:
+    "`fn`, a method of block `b` the core runs, called as `b`'s forward through `b.__call__`, so `b`'s hooks run."
+    def __init__(self, b, fn): self.b, self.fn = b, fn
+    def __call__(self, *args):
+        d = self.b.__dict__
+        old = d.get('forward', _NO_FORWARD)
+        d['forward'] = self.fn                  # (an instance attribute, set past Module.__setattr__)
+        try: return self.b(*args)
+        finally:
+            if old is _NO_FORWARD: del d['forward']
+            else: d['forward'] = old
+
+def _routed(b, fn): return _Routed(b, fn) if _hooked(b) else fn
+
+def _fsdp_unit(m: nn.Module) -> bool:
+    "Is `m` an FSDP2 unit (`fully_shard`)? (Read where FSDP2 is loaded: nothing is imported for it.)"
+    fsdp = sys.modules.get('torch.distributed.fsdp')
+    return fsdp is not None and isinstance(m, getattr(fsdp, 'FSDPModule', ()))
+
+# %% ../nbs/01_reversible.ipynb #b2e1d4f2
+def _through_hooks(b, step, args):
+    """Block `b`'s backward step `step(*args)` run as `b`'s forward through its hooks (FSDP2 gathers the parameters),
+    then the backward hooks they put on the call's input, a token (FSDP2 reduce-scatters the gradients, frees the
+    gathered parameters)."""
+    tok = torch.zeros((), device=args[0].device, requires_grad=True)
+    def fwd(t):
+        with torch.no_grad(): return t, step(*args)
+    with torch.enable_grad(): t, res = _Routed(b, fwd)(tok)
+    if t.grad_fn is not None: torch.autograd.backward(t)
+    return res
+
+def _unit_free(seq, names, params):
+    "The (names, params) for `_with_params`: all but those of FSDP2 units inside `seq`, which gather their own."
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized() and 'torch.distributed.fsdp' in sys.modules):
+        return names, params
+    units = tuple(n + '.' for n, m in seq.named_modules() if n and _fsdp_unit(m))
+    keep = [(n, p) for n, p in zip(names, params) if not n.startswith(units)] if units else list(zip(names, params))
+    return [n for n, _ in keep], [p for _, p in keep]
+
 # %% ../nbs/01_reversible.ipynb #fa9a4f1c
 _UNSET = object()
 
@@ -418,7 +492,8 @@ class _RevFunction(torch.autograd.Function):
     - forward runs the blocks without autograd and saves the output, the context and the parameters, nothing per block
       (but each block's `BlockState`: buffers a forward changed, BatchNorm batch statistics), so memory is flat in depth;
     - backward re-evaluates each block on its state of forward (BatchNorm statistics move once), with the parameters
-      forward used, in forward's autocast state and random streams; it returns one gradient per input of forward;
+      forward used, in forward's autocast state and random streams; it returns one gradient per input of forward
+      (None for an FSDP2 unit's sharded parameters: a step accumulates the gradients of those the unit gathered);
     - it frees the saved output's and the incoming gradient's storage only when nothing else can see them;
     - double backward is refused."""
     @staticmethod
@@ -432,7 +507,8 @@ class _RevFunction(torch.autograd.Function):
             if ctx.check: ctx.check.keep(i, x1, x2)
             with ctx.states[i].record(): return run(x1, x2, *c)
         with block_rng(seed, x.device): y = torch.cat(seq._walk(*_split(x, seq.dim), context, record), seq.dim)
-        ctx.save_for_backward(y, *context, *params)
+        ctx.save_for_backward(y, *context, *params)   # (the parameters too: autograd's check of in-place changes)
+        ctx.params = params                          # the very tensors, which saved-tensor hooks would not keep
         return y
 
     @staticmethod
@@ -444,13 +520,13 @@ class _RevFunction(torch.autograd.Function):
                                "gradients of gradients (e.g. a gradient penalty).")
         seq, (y, *rest), k = ctx.seq, ctx.saved_tensors, ctx.n_ctx
         context = [c.detach().requires_grad_(ctx.needs_input_grad[5 + j]) for j, c in enumerate(rest[:k])]
-        params, cg = rest[k:], [c for c in context if c.requires_grad]
+        params, cg = ctx.params, [c for c in context if c.requires_grad]
         dys = _fast._work_halves(dy, y, 'dy', seq.dim, refs)   # buffers the blocks update in place
         ys = _fast._work_halves(y, y, 'y', seq.dim)
         def step():
             with _autocast(ctx.autocast), block_rng(ctx.seed, ctx.device):
-                return seq._backward(*ys, *dys, [*params, *cg], context, ctx.states, ctx.check)
-        x1, x2, dx1, dx2, grads = _with_params(seq, ctx.names, params, step)
+                return seq._backward(*ys, *dys, [*params, *cg], context, ctx.states, ctx.check, ctx.names)
+        x1, x2, dx1, dx2, grads = _with_params(seq, *_unit_free(seq, ctx.names, params), step)
         del x1, x2; ys.clear()                       # the input, reconstructed: freed before its gradient is joined
         dx = torch.cat([dx1, dx2], seq.dim)
         if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.states = None   # forward's statistics
@@ -491,7 +567,7 @@ def checkpointed(fn, *args, module: nn.Module):
         return checkpoint(fn, *args, use_reentrant=False)
     _refuse_under_checkpoint(module)
     st, named = BlockState(module), _named_params(module)
-    names, params = [n for n, _ in named], [p for _, p in named]
+    names, params = _unit_free(module, [n for n, _ in named], [p for _, p in named])   # (FSDP2 units: their own)
     def run(*a): return _with_params(module, names, params, lambda: fn(*a))
     return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=False,
                       context_fn=lambda: (st.record(), _Reusable(st.recompute)))
@@ -510,7 +586,10 @@ def _check_context(context):
     if bad: raise TypeError(f"a RevSequence's context must be tensors, got {', '.join(bad)}: pass other settings to "
                             "the blocks' constructors")
 
-def _checkpointed_call(i, b, run, *args): return checkpointed(run, *args, module=b)
+def _checkpointed_call(i, b, run, *args):
+    if isinstance(run, _Routed):   # the block's hooks outside the checkpoint: it saves the parameters they gathered
+        return _Routed(b, lambda *a: checkpointed(run.fn, *a, module=b))(*args)
+    return checkpointed(run, *args, module=b)
 
 def _refuse_draw(mode, seed):
     if seed is None: raise RuntimeError(
@@ -553,20 +632,21 @@ class RevSequence(Moded, nn.Sequential):
         d = self.dim
         for i, b in enumerate(self):
             ((x1, x2),), d = _resplit([(x1, x2)], d, b.dim), b.dim
-            x1, x2 = call(i, b, _seeded(b, b.forward_halves, _child_seed(i)), x1, x2, *context)
+            x1, x2 = call(i, b, _routed(b, _seeded(b, b.forward_halves, _child_seed(i))), x1, x2, *context)
         return _resplit([(x1, x2)], d, self.dim)[0]
 
     def inverse_halves(self, y1, y2, *context):
         d = self.dim
         for i in reversed(range(len(self))):
             ((y1, y2),), d = _resplit([(y1, y2)], d, self[i].dim), self[i].dim
-            y1, y2 = _seeded(self[i], self[i].inverse_halves, _child_seed(i))(y1, y2, *context)
+            y1, y2 = _routed(self[i], _seeded(self[i], self[i].inverse_halves, _child_seed(i)))(y1, y2, *context)
         return _resplit([(y1, y2)], d, self.dim)[0]
 
     def backward_halves(self, y1, y2, dy1, dy2, params, *context) -> BackwardResult:
         return self._backward(y1, y2, dy1, dy2, params, context, None, None)
-    def _backward(self, y1, y2, dy1, dy2, params, context, states, check):
-        "Backward through the blocks, on the `BlockState`s forward recorded (`states`; None: none), with `check`."
+    def _backward(self, y1, y2, dy1, dy2, params, context, states, check, names=None):
+        """Backward through the blocks, on the `BlockState`s forward recorded (`states`; None: none), with `check`;
+        `names`: those of the first `params` in the sequence (to find the parameters a sharded unit gathered)."""
         ids, grads, d = {id(p): k for k, p in enumerate(params)}, [None] * len(params), self.dim
         blocks, cg = list(self), [c for c in context if c.requires_grad]
         for i in reversed(range(len(blocks))):
@@ -574,8 +654,10 @@ class RevSequence(Moded, nn.Sequential):
             ((y1, y2), (dy1, dy2)), d = _resplit([(y1, y2), (dy1, dy2)], d, b.dim), b.dim
             idx = list(dict.fromkeys(ids[id(p)] for p in [*(st.trainable() if st else _trainable(b)), *cg]))
             with _block_state(st) if st else nullcontext():
-                step = _seeded(b, b.backward_halves, _child_seed(i))
-                y1, y2, dy1, dy2, g = step(y1, y2, dy1, dy2, [params[k] for k in idx], *context)
+                step, args = _seeded(b, b.backward_halves, _child_seed(i)), (y1, y2, dy1, dy2, [params[k] for k in idx], *context)
+                tok = _LIVE.set((b, i, names, params))
+                try: y1, y2, dy1, dy2, g = _through_hooks(b, step, args) if _fsdp_unit(b) else step(*args)
+                finally: _LIVE.reset(tok)
             if check is not None: check(i, b, y1, y2)
             for k, gk in zip(idx, g): grads[k] = _add(grads[k], gk)
         (y1, y2), (dy1, dy2) = _resplit([(y1, y2), (dy1, dy2)], d, self.dim)

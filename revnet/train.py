@@ -560,7 +560,7 @@ def _check_finite(value, steps, run_dir, what='loss'):
                              "lower --lr, use --mixed-precision no, or resume from it after a change.")
 
 def _params_finite(model) -> bool:
-    return all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+    return all(torch.isfinite(_whole(t)).all() for t in model.state_dict().values() if t.is_floating_point())
 
 # %% ../nbs/04_train.ipynb #c2831fd5
 def _sync(run):
@@ -645,9 +645,9 @@ def train(callbacks=(), **options) -> Path:
     _open(run)
     with _StopRequest() as run.stop:
         _fit(run)
-        if run.step == run.options.steps and run.accelerator.is_main_process:
+        if run.step == run.options.steps and (final := _final_model(run)) is not None:   # (sharded: all gather)
             ev = run.last_eval
-            save_model(run.dir / 'model.pt', run.unwrapped, step=run.step, image_size=run.options.image_size,
+            save_model(run.dir / 'model.pt', final, step=run.step, image_size=run.options.image_size,
                        **({'eval': ev} if ev else {}))
     _finish(run)
     return run.dir
@@ -694,11 +694,15 @@ def _load_checkpoint(accelerator, ck: Path, fallback: bool = True) -> Path:
                        "start a new run (another --id)")
 
 # %% ../nbs/04_train.ipynb #b892b659
+def _whole(t: torch.Tensor) -> torch.Tensor:
+    "A sharded tensor (FSDP2's `DTensor`) gathered whole, every process taking part; any other tensor as it is."
+    return t.full_tensor() if hasattr(t, 'full_tensor') else t
+
 def _params_digest(model: nn.Module, buffers: bool = True) -> str:
-    "A short hash of the parameters (and buffers): identical weights give identical hashes."
+    "A short hash of the parameters (and buffers): identical weights give identical hashes (sharded ones gathered)."
     h = hashlib.sha1()
     for k, v in sorted(model.state_dict().items() if buffers else model.named_parameters()):
-        h.update(k.encode()); h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(k.encode()); h.update(_whole(v.detach()).cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 def _check_replicas(accelerator, model):
@@ -709,6 +713,17 @@ def _check_replicas(accelerator, model):
     ds = [None] * accelerator.num_processes
     torch.distributed.all_gather_object(ds, d)
     if len(set(ds)) > 1: raise RuntimeError(f"the processes ended with different parameters: {ds}")
+
+# %% ../nbs/04_train.ipynb #d5e6f7a0
+def _final_model(run) -> nn.Module | None:
+    "The trained model with whole weights, for `model.pt` on the main process (None elsewhere); sharded ones gathered."
+    m, main = run.unwrapped, run.accelerator.is_main_process
+    if not any(hasattr(p, 'full_tensor') for p in m.parameters()): return m if main else None
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, StateDictOptions
+    sd = get_model_state_dict(m, options=StateDictOptions(full_state_dict=True, cpu_offload=True))  # (main's only)
+    if not main: return None
+    whole = create_model(**asdict(m.config)); whole.load_state_dict(sd)
+    return whole
 
 # %% ../nbs/04_train.ipynb #264293ce
 def _weights(run: Path, cfg: dict, checkpoint=None) -> nn.Module:

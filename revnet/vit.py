@@ -170,7 +170,8 @@ _IN = dict(family='imagenet', img_size=224, patch_size=16, num_classes=1000)
 _SIZES = {'tiny': dict(embed_dim=192, depth=6, num_heads=3, **_S32),
           'small': dict(embed_dim=384, depth=12, num_heads=6, **_S32),
           's': dict(embed_dim=384, depth=12, num_heads=6, **_IN),
-          'b': dict(embed_dim=768, depth=12, num_heads=12, **_IN)}
+          'b': dict(embed_dim=768, depth=12, num_heads=12, **_IN),
+          'l': dict(embed_dim=1024, depth=24, num_heads=16, **_IN)}   # ViT-L/16: mlp 4 x 1024 = 4096
 VIT_CONFIGS = {f'{a}-{s}': ViTConfig(f'{a}-{s}', arch=a, mode='reversible' if a == 'revvit' else 'plain', **kw)
                for s, kw in _SIZES.items() for a in ('revvit', 'vit')}
 for _c in VIT_CONFIGS.values(): register_model(_c.name, _c)(_vit)
