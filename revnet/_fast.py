@@ -60,11 +60,14 @@ def _bn_with_stats(x, w, b, rm, rv, momentum, eps):
     out, mean, invstd, _ = torch.ops.aten._batch_norm_with_update(x, w, b, rm, rv, momentum, eps)
     return out, mean, invstd
 
+def _replayable(x) -> bool:
+    "Does a replay of batch statistics pay (and stay exact) for a BatchNorm input `x`? (See below.)"
+    return x.numel() >= max(MIN_REPLAY_COUNT * x.shape[1], MIN_REPLAY_NUMEL)
+
 def _bn_record(calls: list, x, w, b, rm, rv, momentum, eps):
-    "`F.batch_norm`'s training-mode output; its batch statistics appended to `calls` where a replay pays, else None."
+    "`F.batch_norm`'s training-mode output, its batch statistics appended to `calls` (a replayable input's)."
     out, mean, invstd = _bn_with_stats(x, w, b, rm, rv, momentum, eps)
-    replayable = x.numel() >= max(MIN_REPLAY_COUNT * x.shape[1], MIN_REPLAY_NUMEL)
-    calls.append((mean, invstd) if replayable else None)
+    calls.append((mean, invstd))
     return out
 
 class _BNTape(TorchFunctionMode):
@@ -82,6 +85,9 @@ class _BNTape(TorchFunctionMode):
             return func(*args, **kwargs)   # (torch's own error for N=1)
         if self.replay:
             return _BatchNormReplay.apply(x, w, b, *self.calls[0], eps)
+        if not _replayable(x):
+            self.calls.append(None)
+            return func(*args, **kwargs)
         return _bn_record(self.calls, x, w, b, rm, rv, momentum, eps)
 
 # %% ../nbs/01_reversible.ipynb #aea5acb3
@@ -103,6 +109,9 @@ def _torch_bn(b, calls: list, replay: bool):
             return _BN_FORWARD(b, x)                                      # (torch's own errors for these)
         if replay:
             return _BatchNormReplay.apply(x, b.weight, b.bias, *calls[0], b.eps)
+        if not _replayable(x):                  # too small to replay: torch's own forward, bit for bit as on a call
+            calls.append(None)                  # that is not recorded (the next ones: `_SMALL`)
+            return _BN_FORWARD(b, x)
         b._check_input_dim(x)
         momentum = 0.0 if b.momentum is None else b.momentum              # `_BatchNorm.forward`'s bookkeeping:
         if b.track_running_stats and b.num_batches_tracked is not None:   # the batch counted, and without a
