@@ -9,8 +9,9 @@ from dataclasses import dataclass, asdict
 import torch
 
 # %% auto #0
-__all__ = ['DONE', 'default_device', 'SavedTensorsMeter', 'MemoryReport', 'retained_memory', 'pin_mmap_threshold', 'peak_memory',
-           'train_step', 'mark_done', 'run_command', 'has_widget_frontend', 'Explorer']
+__all__ = ['DONE', 'default_device', 'SavedTensorsMeter', 'MemoryReport', 'retained_memory', 'pin_mmap_threshold',
+           'release_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'run_command', 'has_widget_frontend',
+           'Explorer']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
@@ -109,6 +110,13 @@ def pin_mmap_threshold(nbytes: int = 128 * 1024) -> bool:
         _pinned = bool(_libc.mallopt(-3, nbytes))  # -3 = M_MMAP_THRESHOLD
     return _pinned
 
+def release_mmap_threshold():
+    "Undo `pin_mmap_threshold` for speed: glibc's thresholds at the bounds its dynamic rule moves toward (mmap 32 MiB, trim 64 MiB)."
+    global _pinned
+    if _pinned:
+        _libc.mallopt(-3, 32 * 2**20); _libc.mallopt(-1, 64 * 2**20)   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+        _pinned = False
+
 # %% ../nbs/00_core.ipynb #3a09589b
 def _proc_status_kb(key):
     for line in open('/proc/self/status'):
@@ -125,10 +133,14 @@ def peak_memory(fn, device='cpu') -> int:
         base = torch.cuda.memory_allocated(device); fn(); torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
     if device.type != 'cpu': raise NotImplementedError(f'no peak memory for device {device}')
+    was_pinned = _pinned
     pin_mmap_threshold(); _libc.malloc_trim(0)
-    with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-    base = _proc_status_kb('VmRSS'); fn()
-    return _proc_status_kb('VmHWM') - base
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+        base = _proc_status_kb('VmRSS'); fn()
+        return _proc_status_kb('VmHWM') - base
+    finally:
+        if not was_pinned: release_mmap_threshold()   # (what follows the measurement runs at the heap's speed)
 
 # %% ../nbs/00_core.ipynb #5a43406d
 def train_step(model, opt, x, y, amp=None):
