@@ -124,6 +124,20 @@ def _proc_status_kb(key):
     raise RuntimeError(f'{key} not in /proc/self/status')
 
 # %% ../nbs/00_core.ipynb #895851b2
+def _hold_free_heap(min_bytes: int = 128 * 1024) -> list:
+    "Allocate the heap's free chunks of at least `min_bytes` (untouched: no resident pages) so code run next cannot reuse them."
+    libc, held = _libc, []
+    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+    size = 1 << max(libc.mallinfo2().fordblks.bit_length() - 1, 0)
+    while size >= min_bytes:
+        p = libc.malloc(size)
+        if p and not ctypes.c_size_t.from_address(p - ctypes.sizeof(ctypes.c_size_t)).value & 2:
+            held.append(p)                    # a chunk of the heap (glibc's IS_MMAPPED bit unset): keep it, try again
+        else:
+            if p: libc.free(p)                # a fresh mapping: no free chunk of this size is left
+            size //= 2
+    return held
+
 def peak_memory(fn, device='cpu') -> int:
     "Peak bytes in use above the starting point while `fn()` runs (CUDA allocator peak, or CPU resident-set peak)."
     device = torch.device(device)
@@ -135,11 +149,13 @@ def peak_memory(fn, device='cpu') -> int:
     if device.type != 'cpu': raise NotImplementedError(f'no peak memory for device {device}')
     was_pinned = _pinned
     pin_mmap_threshold(); _libc.malloc_trim(0)
+    held = _hold_free_heap()
     try:
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')
         base = _proc_status_kb('VmRSS'); fn()
         return _proc_status_kb('VmHWM') - base
     finally:
+        for p in held: _libc.free(p)
         if not was_pinned: release_mmap_threshold()   # (what follows the measurement runs at the heap's speed)
 
 # %% ../nbs/00_core.ipynb #5a43406d
