@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_benchmark.ipynb #6023e9ce
 from __future__ import annotations
-import argparse, collections, copy, math, csv, json, os, platform, statistics, subprocess, sys, time, warnings, weakref
+import argparse, collections, copy, math, csv, json, os, platform, re, statistics, subprocess, sys, time, warnings, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +17,12 @@ from .reversible import RevSequence, set_mode, FusedOptimizer, compile_backward
 from .models import create_model, list_models, model_config
 
 # %% auto #0
-__all__ = ['VARIANTS', 'BASELINE', 'PRESETS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'build_variants',
-           'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'launches_kernel', 'KernelCounter', 'step_kernels',
-           'canonical_name', 'grad_error', 'grad_errors', 'whole_grad', 'fidelity', 'BenchResult', 'step_device_ms',
-           'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory', 'step_memory',
-           'plot_peak_breakdown', 'time_breakdown', 'floor_ratio', 'bench_parser', 'bench_cli', 'main']
+__all__ = ['VARIANTS', 'BASELINE', 'PRESETS', 'optional_libs', 'to_memcnn', 'to_revlib', 'resnet_twin', 'BudgetCompiled',
+           'build_variants', 'forward_outputs', 'Autocast', 'unit_bn', 'bn_moves', 'launches_kernel', 'KernelCounter',
+           'step_kernels', 'canonical_name', 'grad_error', 'grad_errors', 'whole_grad', 'fidelity', 'BenchResult',
+           'step_device_ms', 'machine_info', 'run_benchmark', 'load_results', 'plot_benchmark', 'StepMemory',
+           'step_memory', 'plot_peak_breakdown', 'time_breakdown', 'floor_ratio', 'bench_parser', 'bench_cli', 'main',
+           'plot_time_memory']
 
 # %% ../nbs/07_benchmark.ipynb #c1b49cf2
 def optional_libs() -> dict:
@@ -67,9 +68,20 @@ def to_revlib(model: nn.Module) -> nn.Module:
 
 # %% ../nbs/07_benchmark.ipynb #36cdaf17
 VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'baseline',
-            'reversible+compile', 'reversible+fused')
+            'reversible+compile', 'reversible+fused', 'dial@15%')
 BASELINE = 'plain'
-_ALIASES = {'resnet': 'baseline'}   # the baseline's name before Rev-ViT joined the benchmark
+_ALIASES = {'resnet': 'baseline', 'dial': 'dial@15%'}   # (the baseline's name before Rev-ViT joined the benchmark)
+_AT = {'dial': 'the memory dial at the point its chooser picks for P% of plain\'s activation memory',
+       'plain+compile': "torch.compile of plain, its graphs partitioned at activation_memory_budget P/100"}
+
+def _budget_of(v: str) -> float | None:
+    "The fraction P/100 of a variant named `NAME@P%` (None: no `@`)."
+    return float(v.partition('@')[2][:-1]) / 100 if '@' in v else None
+
+def _known(v: str) -> bool:
+    name, at, p = v.partition('@')
+    if not at: return v in VARIANTS or v in _AT and v != 'dial'
+    return name in _AT and re.fullmatch(r'\d+(\.\d+)?%', p) is not None and 0 < float(p[:-1]) <= 100
 
 # %% ../nbs/07_benchmark.ipynb #27b19da2
 PRESETS = {  # name -> the revnet-bench options it sets (those given on the command line win)
@@ -89,7 +101,7 @@ def _benched():
     return [n for n in list_models() if model_config(n).twin() is not None]
 
 # %% ../nbs/07_benchmark.ipynb #037b9c9b
-def _baseline(rev, num_classes, overrides):
+def _baseline(rev, num_classes, overrides, *_):
     "The non-reversible twin of the model `rev` (same depth count), in 'plain' mode."
     name, more = rev.config.twin()
     return create_model(name, num_classes=num_classes, mode='plain', **{**overrides, **more})
@@ -101,10 +113,22 @@ def _compiled_rev(rev, *_):
     m = set_mode(copy.deepcopy(rev), 'reversible'); compile_backward(m)
     return torch.compile(m)
 
+class BudgetCompiled(nn.Module):
+    """`torch.compile(model)`, its forward and backward graphs partitioned with AOTAutograd's
+    `activation_memory_budget = budget` (1: the default partition; below 1: recompute more, store less)."""
+    def __init__(self, model: nn.Module, budget: float):
+        super().__init__()
+        self.compiled, self.budget, self.config = torch.compile(model), budget, model.config
+    def forward(self, x):
+        with torch._functorch.config.patch(activation_memory_budget=self.budget): return self.compiled(x)
+
 _BUILDERS = {'reversible': _moded('reversible'), 'plain': _moded('plain'), 'checkpoint': _moded('checkpoint'),
              'memcnn': lambda rev, *_: to_memcnn(rev), 'revlib': lambda rev, *_: to_revlib(rev), 'baseline': _baseline,
              'reversible+compile': _compiled_rev,
-             'reversible+fused': _moded('reversible')}   # its optimizer steps in backward (`_optimizer`)
+             'reversible+fused': _moded('reversible'),   # its optimizer steps in backward (`_optimizer`)
+             'dial': _moded('reversible'),               # its point is set once a batch exists (`_set_dials`)
+             'plain+compile': lambda rev, nc, ov, budget: BudgetCompiled(set_mode(copy.deepcopy(rev), 'plain'),
+                                                                          1.0 if budget is None else budget)}
 
 # %% ../nbs/07_benchmark.ipynb #4b51c394
 def _optimizer(v, m, lr):
@@ -117,8 +141,9 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
                    seed: int = 0, **overrides) -> tuple[dict, dict]:
     "Build `variants` of `model` (`depth` units per stage) on identical weights: ({name: module}, {name: why skipped})."
     variants = [_ALIASES.get(v, v) for v in variants]
-    bad = [v for v in variants if v not in VARIANTS]
-    if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}")
+    bad = [v for v in variants if not _known(v)]
+    if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}, plain+compile, or NAME@P% for "
+                             f"NAME in {tuple(_AT)} (e.g. dial@30%, plain+compile@50%)")
     revs = _benched()
     if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a reversible model: "
                                            f"{', '.join(revs)}")
@@ -130,7 +155,7 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
     for v in variants:
         if v in libs and libs[v] is None:
             skipped[v] = f'{v} is not installed: pip install {v}  (or pip install -e ".[bench]")'
-        else: out[v] = _BUILDERS[v](rev, num_classes, overrides)
+        else: out[v] = _BUILDERS[v.partition('@')[0]](rev, num_classes, overrides, _budget_of(v))
     return out, skipped
 
 # %% ../nbs/07_benchmark.ipynb #edd3d57d
@@ -294,11 +319,12 @@ def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: No
 
 # %% ../nbs/07_benchmark.ipynb #e784c00f
 def _compiled(v): return '+' in v   # compiled, or fused: no eager copy for gradients and BatchNorm
+def _is_compile(v): return '+compile' in v
 
 def _peaks(v, m, opt, x, y, amp) -> dict:
     "Whole-step peak: allocator peak (CUDA) or tensor peak by `step_memory` (CPU; None compiled), CPU resident set."
     if x.device.type != 'cpu': return {'peak_mib': peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20}
-    tensors = None if v.endswith('+compile') else sum(step_memory(m, opt, x, y, amp).peak.values())
+    tensors = None if _is_compile(v) else sum(step_memory(m, opt, x, y, amp).peak.values())
     return dict(peak_mib=tensors, peak_rss_mib=peak_memory(lambda: train_step(m, opt, x, y, amp), x.device) / 2**20)
 
 # %% ../nbs/07_benchmark.ipynb #31b300ba
@@ -319,7 +345,7 @@ def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False, xg=None)
         row.update(retained_mib=mem.allocator / 2**20, saved_mib=mem.saved / 2**20)
         row.update(_peaks(v, m, opt, x, y, amp))
         if device_time and x.device.type == 'cuda': row['device_ms'] = step_device_ms(m, opt, x, y, amp)
-        if v.endswith('+compile'): return   # a compiled copy compiles again; exactness: tested in 01, 02
+        if _is_compile(v): return           # a compiled copy compiles again; exactness: tested in 01, 02
         row['kernels'] = step_kernels(m, opt, x, y, amp).n
         if _compiled(v): return             # fused = reversible, its gradients consumed in backward
         xg = x if xg is None else xg
@@ -364,7 +390,21 @@ def machine_info(device) -> dict:
                 date=time.strftime('%Y-%m-%d %H:%M:%S'))
 
 # %% ../nbs/07_benchmark.ipynb #eabc9e55
-def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
+def _set_dials(models, skipped, x, y, reps, say):
+    "Set each `dial@P%` variant to the chooser's point for P% of plain's activation memory (the costs measured once)."
+    dials = [v for v in models if v.startswith('dial@')]
+    if not dials: return
+    from revnet.dial import measure_dial_costs, fraction_budget, floor_fraction, choose, set_dial
+    say(f'{", ".join(dials)}: measuring the per-block costs of the memory dial')
+    costs = measure_dial_costs(models[dials[0]], x, y, reps)
+    for v in dials:
+        pt = choose(costs, fraction_budget(models[v], x, costs, _budget_of(v)))
+        if pt is None:
+            f = floor_fraction(models.pop(v), x)
+            skipped[v] = f"below the floor: all reversible keeps {f:.1%} of plain's activations (dial@{math.ceil(100 * f)}% or more)"
+        else: models[v].dial_point = pt; set_dial(models[v], **pt); say(f'{v}: {pt}')
+
+def _setup(model, device, batch_size, depth, variants, seed, image_size, say, reps=3):
     "The variants of `model` on `device` (and those skipped), and one batch `x, y` of `image_size` (default: model's)."
     models, skipped = build_variants(model, depth, variants, seed=seed)
     for k, why in skipped.items(): say(f'skipping {k}: {why}')
@@ -372,7 +412,9 @@ def _setup(model, device, batch_size, depth, variants, seed, image_size, say):
     cfg, g = next(iter(models.values())).config, torch.Generator().manual_seed(seed)
     s = image_size or cfg.img_size
     x = torch.randn(batch_size, cfg.in_chans, s, s, generator=g).to(device)
-    return models, skipped, x, torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
+    y = torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device)
+    _set_dials(models, skipped, x, y, reps, say)
+    return models, skipped, x, y
 
 # %% ../nbs/07_benchmark.ipynb #fccd5564
 def _ref64(init, x):
@@ -389,7 +431,8 @@ def _timed(bench, models, opts, p, x, y, repeats, warmup, say):
     "Time every variant in precision `p`: (amp, optimizers, {variant: row})."
     amp = _AMP[p]
     pr = {v: dict(bench=bench, model=m.config.name, variant=v, precision=p,
-                  params=sum(q.numel() for q in m.parameters()), error=None) for v, m in models.items()}
+                  params=sum(q.numel() for q in m.parameters()), error=None,
+                  **({'point': m.dial_point} if hasattr(m, 'dial_point') else {})) for v, m in models.items()}
     _time_steps(models, opts, x, y, amp, repeats, warmup, pr, say)
     return amp, opts, pr
 
@@ -405,7 +448,7 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     if bad: raise ValueError(f"unknown precision(s) {bad}; choose from {list(_AMP)}")
     say = (lambda s: print(f'revnet-bench: {s}', file=sys.stderr, flush=True)) if verbose else (lambda s: None)
     bench = bench or model
-    models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say)
+    models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say, min(repeats, 3))
     init = {k: copy.deepcopy(m) for k, m in models.items() if not _compiled(k)}  # untrained weights, for the gradients
     # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
     opts = {k: _optimizer(k, m, lr) for k, m in models.items()}
@@ -672,7 +715,9 @@ def bench_parser() -> argparse.ArgumentParser:
                    help="units (blocks) per stage, at least 1 (revnet-164 has 9); 0 (default): the model's own")
     p.add_argument('--repeats', type=int, default=5, help='timed rounds of every variant (medians and spread reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first')
-    p.add_argument('--variants', default=','.join(VARIANTS), help=f'comma-separated subset of {",".join(VARIANTS)}')
+    p.add_argument('--variants', default=','.join(VARIANTS),
+                   help=f'comma-separated, of {",".join(VARIANTS).replace("%", "%%")}, plain+compile, and any dial@P%% or '
+                        'plain+compile@P%%')
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for CPU runs')
     p.add_argument('--seed', type=int, default=0)
@@ -742,3 +787,29 @@ def main(argv=None) -> int:
     return run_command(bench_cli, argv, 'revnet-bench')
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
+
+# %% ../nbs/07_benchmark.ipynb #df6e9cf5
+_CURVES = {'dial': 'C0', 'plain+compile': 'C1'}
+
+def plot_time_memory(res: BenchResult, bench: str | None = None, precision: str = 'fp32', ax=None):
+    "Step time against activation memory (retained after forward), both x plain's, for each variant of one bench."
+    import matplotlib.pyplot as plt
+    bench = bench or res.rows[0].get('bench')
+    rows = [r for r in res.rows if r.get('bench') == bench and r['precision'] == precision
+            and r.get('step_ratio') and r.get('retained_ratio')]
+    if not rows: raise ValueError(f'no timed rows with memory for bench {bench!r} in {precision}')
+    if ax is None: _, ax = plt.subplots(figsize=(6.8, 4.2))
+    for fam, col in _CURVES.items():
+        pts = sorted((r['retained_ratio'], r['step_ratio'], r['variant']) for r in rows if r['variant'].partition('@')[0] == fam)
+        if not pts: continue
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], '-o', color=col, label=fam + ('@P%' if fam == 'dial' else '[@P%]'))
+        for a, t, v in pts: ax.annotate(v.partition('@')[2] or '100%', (a, t), textcoords='offset points', xytext=(4, 4),
+                                        fontsize=7, color=col)
+    for r in rows:
+        if r['variant'].partition('@')[0] in _CURVES: continue
+        ax.plot(r['retained_ratio'], r['step_ratio'], 's', color='k' if r['variant'] == BASELINE else 'C2')
+        ax.annotate(r['variant'], (r['retained_ratio'], r['step_ratio']), textcoords='offset points', xytext=(4, -9), fontsize=7)
+    ax.set_xscale('log'); ax.axhline(1, color='0.8', lw=0.8, zorder=0)
+    ax.set_xlabel("activations after forward (x plain's, log)"); ax.set_ylabel("step time (x plain's)")
+    ax.set_title(f'{bench}, {precision}', fontsize=9); ax.legend(fontsize=7, loc='upper right')
+    return ax

@@ -19,8 +19,8 @@ from .memory import step_peak, state_bytes, MiB
 # %% auto #0
 __all__ = ['FUSED_CONV_BACKWARD', 'DialSequence', 'storable', 'store_plan', 'StoringCoupling', 'DialStage', 'dial_sequences',
            'set_dial', 'dial_of', 'parse_bytes', 'fmt_bytes', 'step_time', 'step_times', 'step_total', 'DialCosts',
-           'measure_dial_costs', 'choose', 'DialChoice', 'set_memory_budget', 'curve_points', 'measure_curve',
-           'curve_table', 'at_fraction', 'plot_dial_curve']
+           'measure_dial_costs', 'choose', 'DialChoice', 'set_memory_budget', 'curve_points', 'fraction_budget',
+           'floor_fraction', 'measure_curve', 'curve_table', 'at_fraction', 'plot_dial_curve']
 
 # %% ../nbs/06a_dial.ipynb #3191f637
 def _plain_run(seq, start: int, x, context, seed):
@@ -342,6 +342,7 @@ def _inputs(model, mods, x) -> list:
 def _sequence_costs(s, h, reps, clock) -> tuple:
     "(seconds spared per block kept, bytes kept per block, seconds spared per block plain, bytes stored per block plain)."
     n, one = len(s), nn.ModuleList([s])         # a holder: set_dial on this sequence alone
+    if n == 0: return 0.0, 0, 0.0, 0            # (a stage of its entry unit only: `depth=1` of some models)
     t = {}
     for lvl, pt in (('rev', {}), ('kept', dict(stored=n)), ('plain', dict(plain_tail=n))):
         set_dial(one, **pt); t[lvl] = _time_run(s, h, reps, clock)
@@ -469,6 +470,18 @@ def _activations(m, x) -> int:
     "Bytes saved by autograd after forward, plus the intermediates the dial's blocks keep."
     return retained_memory(m, x).saved + sum(getattr(s, 'kept_bytes', 0) for s in dial_sequences(m))
 
+def _mode_activations(model, x, mode): return _activations(set_dial(set_mode(copy.deepcopy(model), mode)), x)
+
+def fraction_budget(model: nn.Module, x, costs: DialCosts, fraction: float) -> int:
+    """The whole-step budget that leaves `fraction` of plain's activation memory: the floor's peak (`costs`), plus
+    that fraction of `model`'s activations in plain mode, less its activations all reversible (the floor's own)."""
+    plain, rev = (_mode_activations(model, x, m) for m in ('plain', 'reversible'))
+    return int(costs.floor_peak + fraction * plain - rev)
+
+def floor_fraction(model: nn.Module, x) -> float:
+    "All-reversible activations as a fraction of plain's: the smallest fraction whose `fraction_budget` the floor fits."
+    return _mode_activations(model, x, 'reversible') / _mode_activations(model, x, 'plain')
+
 # %% ../nbs/06a_dial.ipynb #db2a34d4
 def measure_curve(name: str, batch_size: int = 16, reps: int = 3, fractions=(0.15,), seed: int = 0, log=print,
                   **overrides) -> dict:
@@ -483,7 +496,7 @@ def measure_curve(name: str, batch_size: int = 16, reps: int = 3, fractions=(0.1
     costs = measure_dial_costs(set_mode(copy.deepcopy(base), 'reversible'), x, y, reps)
     pred = {}
     for f in fractions:
-        pt = choose(costs, costs.floor_peak + f * act['plain'] - act['reversible'])
+        pt = choose(costs, fraction_budget(base, x, costs, f))
         if pt is None: continue
         lab = f'budget {f:.0%}'
         ms[lab] = (set_dial(set_mode(copy.deepcopy(base), 'reversible'), **pt), 'budget')
