@@ -71,8 +71,7 @@ VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'baseline',
             'reversible+compile', 'reversible+fused', 'dial@15%')
 BASELINE = 'plain'
 _ALIASES = {'resnet': 'baseline', 'dial': 'dial@15%'}   # (the baseline's name before Rev-ViT joined the benchmark)
-_AT = {'dial': 'the memory dial at the point its chooser picks for P% of plain\'s activation memory',
-       'plain+compile': "torch.compile of plain, its graphs partitioned at activation_memory_budget P/100"}
+_AT = ('dial', 'plain+compile')   # the variants that take a budget, NAME@P% (P percent)
 
 def _budget_of(v: str) -> float | None:
     "The fraction P/100 of a variant named `NAME@P%` (None: no `@`)."
@@ -80,7 +79,7 @@ def _budget_of(v: str) -> float | None:
 
 def _known(v: str) -> bool:
     name, at, p = v.partition('@')
-    if not at: return v in VARIANTS or v in _AT and v != 'dial'
+    if not at: return v in VARIANTS or v == 'plain+compile'
     return name in _AT and re.fullmatch(r'\d+(\.\d+)?%', p) is not None and 0 < float(p[:-1]) <= 100
 
 # %% ../nbs/07_benchmark.ipynb #27b19da2
@@ -450,7 +449,7 @@ def run_benchmark(model: str = 'revnet-164', device=None, batch_size: int = 16, 
     bench = bench or model
     models, skipped, x, y = _setup(model, device, batch_size, depth, variants, seed, image_size, say, min(repeats, 3))
     init = {k: copy.deepcopy(m) for k, m in models.items() if not _compiled(k)}  # untrained weights, for the gradients
-    # all timings first: the CPU peak measurement pins glibc's mmap threshold, which slows allocation
+    # all timings first, before any measurement that could leave its traces in the allocator
     opts = {k: _optimizer(k, m, lr) for k, m in models.items()}
     runs = [_timed(bench, models, opts, p, x, y, repeats, warmup, say) for p in precisions]
     xg = x[:grad_batch] if grad_batch else x   # the gradient checks' batch: in float64, a large batch takes long

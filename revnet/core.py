@@ -35,6 +35,7 @@ def _cpu_allocated_bytes() -> int:
         if not hasattr(_libc, 'mallinfo2'):
             raise RuntimeError('glibc >= 2.33 is needed for mallinfo2(); use the saved-tensor count instead')
         _libc.mallinfo2.restype = _Mallinfo2
+        _libc.malloc.restype, _libc.malloc.argtypes, _libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
     mi = _libc.mallinfo2()
     return mi.uordblks + mi.hblkhd
 
@@ -127,7 +128,6 @@ def _proc_status_kb(key):
 def _hold_free_heap(min_bytes: int = 128 * 1024) -> list:
     "Allocate the heap's free chunks of at least `min_bytes` (untouched: no resident pages) so code run next cannot reuse them."
     libc, held = _libc, []
-    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
     size = 1 << max(libc.mallinfo2().fordblks.bit_length() - 1, 0)
     while size >= min_bytes:
         p = libc.malloc(size)
