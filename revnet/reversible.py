@@ -14,8 +14,8 @@ from torch.utils.checkpoint import checkpoint
 from . import _fast
 
 # %% auto #0
-__all__ = ['RANDOM_MODULES', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf', 'vjp',
-           'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
+__all__ = ['RANDOM_MODULES', 'GRADS_PER_BLOCK', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf',
+           'vjp', 'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
            'checkpointed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Conditioned',
            'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion', 'compile_backward']
 
@@ -486,6 +486,11 @@ def _with_params(m, names, params, fn):
 # %% ../nbs/01_reversible.ipynb #9d926b39
 _CHECK: ContextVar = ContextVar('revnet_inversion_check', default=None)   # the active `verify_inversion`, if any
 
+def _refuse_double_backward():
+    raise RuntimeError("double backward (create_graph=True) through a RevSequence in 'reversible' mode is not "
+                       "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
+                       "gradients of gradients (e.g. a gradient penalty).")
+
 class _RevFunction(torch.autograd.Function):
     """Backpropagation through a `RevSequence` from its output alone. Invariants:
 
@@ -514,10 +519,7 @@ class _RevFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         refs = sys.getrefcount(dy)   # (first, as in `_Probe.backward`: a gradient the caller passed has one more)
-        if torch.is_grad_enabled():
-            raise RuntimeError("double backward (create_graph=True) through a RevSequence in 'reversible' mode is not "
-                               "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
-                               "gradients of gradients (e.g. a gradient penalty).")
+        if torch.is_grad_enabled(): _refuse_double_backward()
         seq, (y, *rest), k = ctx.seq, ctx.saved_tensors, ctx.n_ctx
         context = [c.detach().requires_grad_(ctx.needs_input_grad[5 + j]) for j, c in enumerate(rest[:k])]
         params, cg = ctx.params, [c for c in context if c.requires_grad]
@@ -539,6 +541,86 @@ class _RevFunction(torch.autograd.Function):
 def _rev_apply(seq, x, context, seed, named):
     "The reversible Function (eager under `torch.compile`)."
     return _RevFunction.apply(x, seq, seed, [n for n, _ in named], len(context), *context, *[p for _, p in named])
+
+# %% ../nbs/01_reversible.ipynb #50f545c5
+GRADS_PER_BLOCK = 'auto'   # a reversible call as a chain of links, one autograd node per block: True, False, 'auto'
+
+def _per_block(seq) -> bool:
+    "Run `seq`'s reversible call as links? (`'auto'`: when gradients are reduced across processes, outside FSDP2.)"
+    if GRADS_PER_BLOCK != 'auto': return bool(GRADS_PER_BLOCK)
+    import torch.distributed as dist
+    return (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+            and not any(_fsdp_unit(m) for m in _modules_of(seq)))
+
+class _Tape:
+    "What the links of one reversible call share: its settings, each block's state, and the halves backward hands down."
+    def __init__(self, seq, seed, device):
+        self.seq, self.seed, self.device, self.autocast = seq, seed, device, _autocast_state()
+        self.states, self.halves = [None] * len(seq), {}
+        chk = _CHECK.get()
+        self.check = None if chk is None else chk._start(seq)
+
+def _copies(t, like, dim):
+    "Contiguous copies, of `like`'s dtype, of the halves of `t` along `dim` (buffers a block step may overwrite)."
+    return [h.detach().to(like.dtype, memory_format=torch.contiguous_format, copy=True) for h in t.chunk(2, dim)]
+
+# %% ../nbs/01_reversible.ipynb #d86a32ff
+class _Link(torch.autograd.Function):
+    """Block `i` of a reversible call as an autograd node of its own (the invariants of `_RevFunction`): the first link
+    takes the sequence's input `a` (`b` None), the others the halves `a, b` of the link above; the last returns the
+    sequence's output and saves it. Backward takes the block's output halves from the tape (the last link: its saved
+    output), runs the block's step, and leaves the reconstructed input on the tape for the link below."""
+    @staticmethod
+    def forward(ctx, tape, i, a, b, names, n_ctx, *tensors):
+        seq, context, params = tape.seq, tensors[:n_ctx], tensors[n_ctx:]
+        blk, d_in = seq[i], seq.dim if b is None else seq[i - 1].dim
+        ctx.tape, ctx.i, ctx.names, ctx.n_ctx, ctx.d_in, ctx.params = tape, i, names, n_ctx, d_in, params
+        ((x1, x2),) = _resplit([_split(a, d_in) if b is None else (a, b)], d_in, blk.dim)
+        if tape.check: tape.check.keep(i, x1, x2)
+        st = tape.states[i] = BlockState(blk, reuse_bn=True)
+        with block_rng(tape.seed, tape.device), st.record():
+            y1, y2 = _routed(blk, _seeded(blk, blk.forward_halves, _child_seed(i)))(x1, x2, *context)
+        if i < len(seq) - 1:
+            ctx.save_for_backward(*context, *params)    # (the parameters: autograd's check of in-place changes)
+            return y1, y2
+        y = torch.cat(_resplit([(y1, y2)], blk.dim, seq.dim)[0], seq.dim)
+        ctx.save_for_backward(*context, *params, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, *dys):
+        if torch.is_grad_enabled(): _refuse_double_backward()
+        tape, i, k = ctx.tape, ctx.i, ctx.n_ctx
+        seq, saved = tape.seq, ctx.saved_tensors
+        blk = seq[i]
+        if i == len(seq) - 1:
+            y = saved[-1]
+            ys, dys = (_resplit([_copies(t, y, seq.dim)], seq.dim, blk.dim)[0] for t in (y, dys[0]))
+        else: ys, dys = tape.halves.pop(i), list(dys)   # the reconstructed output, and the gradient the link above made
+        context = [c.detach().requires_grad_(ctx.needs_input_grad[6 + j]) for j, c in enumerate(saved[:k])]
+        params, cg = ctx.params, [c for c in context if c.requires_grad]
+        def step():
+            with _autocast(tape.autocast), block_rng(tape.seed, tape.device), _block_state(tape.states[i]):
+                return _seeded(blk, blk.backward_halves, _child_seed(i))(*ys, *dys, [*params, *cg], *context)
+        x1, x2, dx1, dx2, grads = _with_params(blk, ctx.names, params, step)
+        if tape.check is not None: tape.check(i, blk, x1, x2)
+        if not torch._C._autograd._get_current_graph_task_keep_graph(): tape.states[i] = None
+        x, dx = _resplit([(x1, x2), (dx1, dx2)], blk.dim, ctx.d_in)
+        if i == 0: da, db = (torch.cat(dx, seq.dim) if ctx.needs_input_grad[2] else None), None
+        else: tape.halves[i - 1], (da, db) = x, dx
+        dc = iter(grads[len(params):])
+        return (None, None, da, db, None, None,
+                *[next(dc) if c.requires_grad else None for c in context], *grads[:len(params)])
+
+@torch.compiler.disable
+def _links_apply(seq, x, context, seed):
+    "A reversible call as a chain of links (eager under `torch.compile`)."
+    tape, a, b = _Tape(seq, seed, x.device), x, None
+    for i, blk in enumerate(seq):
+        named = [(n, p) for n, p in _named_params(blk) if p.requires_grad]
+        out = _Link.apply(tape, i, a, b, [n for n, _ in named], len(context), *context, *[p for _, p in named])
+        a, b = out if i < len(seq) - 1 else (out, None)
+    return a
 
 # %% ../nbs/01_reversible.ipynb #31da3d59
 MODES = ('reversible', 'plain', 'checkpoint')
@@ -677,7 +759,8 @@ class RevSequence(Moded, nn.Sequential):
         seed = self.seed() if seed is None else seed
         watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
         before = _rng_state(x.device) if watch else None
-        if mode == 'reversible': y = _rev_apply(self, x, context, seed, named)
+        if mode == 'reversible':
+            y = _links_apply(self, x, context, seed) if _per_block(self) else _rev_apply(self, x, context, seed, named)
         else:
             call = _checkpointed_call if mode == 'checkpoint' else _direct
             with block_rng(seed, x.device): y = torch.cat(self._walk(*_split(x, self.dim), context, call), self.dim)
