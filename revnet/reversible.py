@@ -149,7 +149,8 @@ def _outside(outs, inputs):
     ids, stop = {id(t) for t in inputs}, {t.grad_fn for t in inputs if t.grad_fn is not None}
     st = _STATE.get()   # (the block's own parameters are no outsiders: one that did not require grad at forward
     if st is not None: ids |= {id(p) for p, _ in st.params}   #  gets no gradient from this step, as in plain)
-    todo, seen, found = [o.grad_fn for o in outs], set(), []
+    found = [o for o in outs if o.grad_fn is None and id(o) not in ids]   # (a leaf out: a half passed through)
+    todo, seen = [o.grad_fn for o in outs if o.grad_fn is not None], set()
     while todo:
         n = todo.pop()
         if n in seen: continue
@@ -394,20 +395,44 @@ def _child_seed(i):
 _NO_FORWARD = object()
 
 def _hooked(m: nn.Module) -> bool:
-    "Has `m` forward hooks of its own (FSDP2's gather its parameters for a call)? Then the core calls it through them."
-    return bool(m._forward_pre_hooks or m._forward_hooks) and not torch.compiler.is_compiling()
+    "Has `m` hooks of its own (FSDP2's gather its parameters for a call)? Then the core calls it through them."
+    return bool(m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks
+                ) and not torch.compiler.is_compiling()
+
+def _same(a, b) -> bool:
+    "The same tensors (a call's inputs or outputs, before and after its hooks)?"
+    a, b = (v if isinstance(v, (tuple, list)) else (v,) for v in (a, b))
+    return len(a) == len(b) and all(s is t for s, t in zip(a, b))
 
 class _Routed:
-    "`fn`, a method of block `b` the core runs, called as `b`'s forward through `b.__call__`, so `b`'s hooks run."
-    def __init__(self, b, fn): self.b, self.fn = b, fn
+    """`fn`, a method of block `b` the core runs, called as `b`'s forward through `b.__call__`, so `b`'s hooks run;
+    `changed`: did a hook replace the call's inputs or output?"""
+    def __init__(self, b, fn): self.b, self.fn, self.changed = b, fn, False
     def __call__(self, *args):
-        d = self.b.__dict__
+        d, seen = self.b.__dict__, {}
+        def fn(*a):
+            seen['args'], seen['out'] = a, self.fn(*a)
+            return seen['out']
         old = d.get('forward', _NO_FORWARD)
-        d['forward'] = self.fn                  # (an instance attribute, set past Module.__setattr__)
-        try: return self.b(*args)
+        d['forward'] = fn                       # (an instance attribute, set past Module.__setattr__)
+        try: out = self.b(*args)
         finally:
             if old is _NO_FORWARD: del d['forward']
             else: d['forward'] = old
+        self.changed = not (_same(args, seen.get('args', ())) and _same(seen.get('out'), out))
+        return out
+
+def _refuse_hooks(i, b, run):
+    "In 'reversible' mode: refuse a block whose hooks change its call, or want its gradients (FSDP2's are known)."
+    if _fsdp_unit(b): return
+    what = ('a forward hook of it changed its inputs or output, which its inverse_halves cannot know'
+            if isinstance(run, _Routed) and run.changed else
+            'it has a full backward hook, which sees a call\'s gradients: reversible mode computes them in its own '
+            'backward' if b._backward_hooks or b._backward_pre_hooks else None)
+    if what: raise RuntimeError(
+        f"block {i} ({type(b).__name__}) cannot run in 'reversible' mode: {what}, so its gradients would be wrong. "
+        "Put the change inside the block's forward_halves and inverse_halves, hook the parameters instead "
+        "(register_post_accumulate_grad_hook), or use mode 'plain' or 'checkpoint'.")
 
 def _routed(b, fn): return _Routed(b, fn) if _hooked(b) else fn
 
@@ -510,7 +535,9 @@ class _RevFunction(torch.autograd.Function):
         ctx.check = None if chk is None else chk._start(seq)
         def record(i, b, run, x1, x2, *c):
             if ctx.check: ctx.check.keep(i, x1, x2)
-            with ctx.states[i].record(): return run(x1, x2, *c)
+            with ctx.states[i].record(): y = run(x1, x2, *c)
+            _refuse_hooks(i, b, run)
+            return y
         with block_rng(seed, x.device): y = torch.cat(seq._walk(*_split(x, seq.dim), context, record), seq.dim)
         ctx.save_for_backward(y, *context, *params)   # (the parameters too: autograd's check of in-place changes)
         ctx.params = params                          # the very tensors, which saved-tensor hooks would not keep
@@ -567,9 +594,10 @@ def _copies(t, like, dim):
 # %% ../nbs/01_reversible.ipynb #d86a32ff
 class _Link(torch.autograd.Function):
     """Block `i` of a reversible call as an autograd node of its own (the invariants of `_RevFunction`): the first link
-    takes the sequence's input `a` (`b` None), the others the halves `a, b` of the link above; the last returns the
-    sequence's output and saves it. Backward takes the block's output halves from the tape (the last link: its saved
-    output), runs the block's step, and leaves the reconstructed input on the tape for the link below."""
+    takes the sequence's input `a` (`b` None), the others the halves `a, b` of the link above; the last (`_LastLink`)
+    returns the sequence's output and saves it. Backward takes the block's output halves from the tape (the last link:
+    working copies of its saved output), runs the block's step, and leaves the reconstructed input on the tape for the
+    link below, if autograd will run it."""
     @staticmethod
     def forward(ctx, tape, i, a, b, names, n_ctx, *tensors):
         seq, context, params = tape.seq, tensors[:n_ctx], tensors[n_ctx:]
@@ -578,8 +606,10 @@ class _Link(torch.autograd.Function):
         ((x1, x2),) = _resplit([_split(a, d_in) if b is None else (a, b)], d_in, blk.dim)
         if tape.check: tape.check.keep(i, x1, x2)
         st = tape.states[i] = BlockState(blk, reuse_bn=True)
-        with block_rng(tape.seed, tape.device), st.record():
-            y1, y2 = _routed(blk, _seeded(blk, blk.forward_halves, _child_seed(i)))(x1, x2, *context)
+        with block_rng(tape.seed, tape.device), st.record():   # (the block's stream: `_child_seed` reads it)
+            run = _routed(blk, _seeded(blk, blk.forward_halves, _child_seed(i)))
+            y1, y2 = run(x1, x2, *context)
+        _refuse_hooks(i, blk, run)
         if i < len(seq) - 1:
             ctx.save_for_backward(*context, *params)    # (the parameters: autograd's check of in-place changes)
             return y1, y2
@@ -588,29 +618,42 @@ class _Link(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, *dys):
-        if torch.is_grad_enabled(): _refuse_double_backward()
-        tape, i, k = ctx.tape, ctx.i, ctx.n_ctx
-        seq, saved = tape.seq, ctx.saved_tensors
-        blk = seq[i]
-        if i == len(seq) - 1:
-            y = saved[-1]
-            ys, dys = (_resplit([_copies(t, y, seq.dim)], seq.dim, blk.dim)[0] for t in (y, dys[0]))
-        else: ys, dys = tape.halves.pop(i), list(dys)   # the reconstructed output, and the gradient the link above made
-        context = [c.detach().requires_grad_(ctx.needs_input_grad[6 + j]) for j, c in enumerate(saved[:k])]
-        params, cg = ctx.params, [c for c in context if c.requires_grad]
-        def step():
-            with _autocast(tape.autocast), block_rng(tape.seed, tape.device), _block_state(tape.states[i]):
-                return _seeded(blk, blk.backward_halves, _child_seed(i))(*ys, *dys, [*params, *cg], *context)
-        x1, x2, dx1, dx2, grads = _with_params(blk, ctx.names, params, step)
-        if tape.check is not None: tape.check(i, blk, x1, x2)
-        if not torch._C._autograd._get_current_graph_task_keep_graph(): tape.states[i] = None
-        x, dx = _resplit([(x1, x2), (dx1, dx2)], blk.dim, ctx.d_in)
-        if i == 0: da, db = (torch.cat(dx, seq.dim) if ctx.needs_input_grad[2] else None), None
-        else: tape.halves[i - 1], (da, db) = x, dx
-        dc = iter(grads[len(params):])
-        return (None, None, da, db, None, None,
-                *[next(dc) if c.requires_grad else None for c in context], *grads[:len(params)])
+    def backward(ctx, dy1, dy2):   # the reconstructed output from the tape, the gradient the link above made
+        return _link_backward(ctx, ctx.tape.halves.pop(ctx.i), [dy1, dy2])
+
+class _LastLink(_Link):
+    @staticmethod
+    def backward(ctx, dy):
+        refs = sys.getrefcount(dy)   # (first, as in `_RevFunction.backward`: a gradient the caller passed has one more)
+        seq, y = ctx.tape.seq, ctx.saved_tensors[-1]
+        dys = _fast._work_halves(dy, y, 'dy', seq.dim, refs)   # working copies; the originals freed if nothing
+        ys = _fast._work_halves(y, y, 'y', seq.dim)            # else sees them
+        del dy, y
+        return _link_backward(ctx, *_resplit([ys, dys], seq.dim, seq[ctx.i].dim))
+
+def _link_backward(ctx, ys, dys):
+    "Link `ctx.i`'s backward step, from its output halves `ys` and their gradient `dys` (buffers it may overwrite)."
+    if torch.is_grad_enabled(): _refuse_double_backward()
+    tape, i, k, params = ctx.tape, ctx.i, ctx.n_ctx, ctx.params
+    seq, saved = tape.seq, ctx.saved_tensors
+    blk = seq[i]
+    context = [c.detach().requires_grad_(ctx.needs_input_grad[6 + j]) for j, c in enumerate(saved[:k])]
+    cg = [c for c in context if c.requires_grad]
+    def step():
+        with _autocast(tape.autocast), block_rng(tape.seed, tape.device), _block_state(tape.states[i]):
+            return _seeded(blk, blk.backward_halves, _child_seed(i))(*ys, *dys, [*params, *cg], *context)
+    x1, x2, dx1, dx2, grads = _with_params(blk, ctx.names, params, step)
+    if tape.check is not None: tape.check(i, blk, x1, x2)
+    if not torch._C._autograd._get_current_graph_task_keep_graph(): tape.states[i] = None
+    x, dx = _resplit([(x1, x2), (dx1, dx2)], blk.dim, ctx.d_in)
+    if i == 0: da, db = (torch.cat(dx, seq.dim) if ctx.needs_input_grad[2] else None), None
+    else:
+        below = ctx.next_functions[0][0]   # the link below (a frozen first block, a partial autograd.grad: not run)
+        if below is not None and torch._C._will_engine_execute_node(below): tape.halves[i - 1] = x
+        da, db = dx
+    dc = iter(grads[len(params):])
+    return (None, None, da, db, None, None,
+            *[next(dc) if c.requires_grad else None for c in context], *grads[:len(params)])
 
 @torch.compiler.disable
 def _links_apply(seq, x, context, seed):
@@ -618,7 +661,8 @@ def _links_apply(seq, x, context, seed):
     tape, a, b = _Tape(seq, seed, x.device), x, None
     for i, blk in enumerate(seq):
         named = [(n, p) for n, p in _named_params(blk) if p.requires_grad]
-        out = _Link.apply(tape, i, a, b, [n for n, _ in named], len(context), *context, *[p for _, p in named])
+        link = _Link if i < len(seq) - 1 else _LastLink
+        out = link.apply(tape, i, a, b, [n for n, _ in named], len(context), *context, *[p for _, p in named])
         a, b = out if i < len(seq) - 1 else (out, None)
     return a
 
