@@ -424,9 +424,8 @@ class _Routed:
 
 def _refuse_hooks(i, b, run):
     "In 'reversible' mode: refuse a block whose hooks change its call, or want its gradients (FSDP2's are known)."
-    if _fsdp_unit(b): return
-    what = ('a forward hook of it changed its inputs or output, which its inverse_halves cannot know'
-            if isinstance(run, _Routed) and run.changed else
+    if not isinstance(run, _Routed) or _fsdp_unit(b): return   # (a backward hook routes a block too: `_hooked`)
+    what = ('a forward hook of it changed its inputs or output, which its inverse_halves cannot know' if run.changed else
             'it has a full backward hook, which sees a call\'s gradients: reversible mode computes them in its own '
             'backward' if b._backward_hooks or b._backward_pre_hooks else None)
     if what: raise RuntimeError(
@@ -452,6 +451,16 @@ def _through_hooks(b, step, args):
     with torch.enable_grad(): t, res = _Routed(b, fwd)(tok)
     if t.grad_fn is not None: torch.autograd.backward(t)
     return res
+
+def _block_step(i, b, st, y1, y2, dy1, dy2, ps, context, names=None, params=None):
+    """Block `i`'s backward step (`b.backward_halves` on the halves, the parameters `ps`) on its state of forward `st`
+    (None: none), in its random stream; an FSDP2 unit through its hooks. `names, params`: the sequence's (for `vjp`
+    to find the parameters a sharded unit gathered)."""
+    with _block_state(st) if st else nullcontext():
+        step, args = _seeded(b, b.backward_halves, _child_seed(i)), (y1, y2, dy1, dy2, ps, *context)
+        tok = _LIVE.set((b, i, names, params))
+        try: return _through_hooks(b, step, args) if _fsdp_unit(b) else step(*args)
+        finally: _LIVE.reset(tok)
 
 def _unit_free(seq, names, params):
     "The (names, params) for `_with_params`: all but those of FSDP2 units inside `seq`, which gather their own."
@@ -516,6 +525,18 @@ def _refuse_double_backward():
                        "supported: its inputs are not stored. Use set_mode(model, 'checkpoint') or 'plain' for "
                        "gradients of gradients (e.g. a gradient penalty).")
 
+def _check_of(seq):
+    "The active `verify_inversion`'s record of this call of `seq` (None: none active)."
+    chk = _CHECK.get()
+    return None if chk is None else chk._start(seq)
+
+def _recorded(check, st, i, b, run, x1, x2, *c):
+    "Block `i`'s forward `run` in 'reversible' mode: its input kept for `check`, its state `st` recorded, hooks checked."
+    if check: check.keep(i, x1, x2)
+    with st.record(): y = run(x1, x2, *c)
+    _refuse_hooks(i, b, run)
+    return y
+
 class _RevFunction(torch.autograd.Function):
     """Backpropagation through a `RevSequence` from its output alone. Invariants:
 
@@ -531,13 +552,8 @@ class _RevFunction(torch.autograd.Function):
         context, params = tensors[:n_ctx], tensors[n_ctx:]
         ctx.seq, ctx.seed, ctx.device, ctx.autocast, ctx.names = seq, seed, x.device, _autocast_state(), names
         ctx.n_ctx, ctx.states = n_ctx, [BlockState(b, reuse_bn=True) for b in seq]
-        chk = _CHECK.get()   # (an inversion check: see below)
-        ctx.check = None if chk is None else chk._start(seq)
-        def record(i, b, run, x1, x2, *c):
-            if ctx.check: ctx.check.keep(i, x1, x2)
-            with ctx.states[i].record(): y = run(x1, x2, *c)
-            _refuse_hooks(i, b, run)
-            return y
+        ctx.check = _check_of(seq)   # (an inversion check: see below)
+        def record(i, b, run, x1, x2, *c): return _recorded(ctx.check, ctx.states[i], i, b, run, x1, x2, *c)
         with block_rng(seed, x.device): y = torch.cat(seq._walk(*_split(x, seq.dim), context, record), seq.dim)
         ctx.save_for_backward(y, *context, *params)   # (the parameters too: autograd's check of in-place changes)
         ctx.params = params                          # the very tensors, which saved-tensor hooks would not keep
@@ -574,7 +590,9 @@ GRADS_PER_BLOCK = 'auto'   # a reversible call as a chain of links, one autograd
 
 def _per_block(seq) -> bool:
     "Run `seq`'s reversible call as links? (`'auto'`: when gradients are reduced across processes, outside FSDP2.)"
-    if GRADS_PER_BLOCK != 'auto': return bool(GRADS_PER_BLOCK)
+    if GRADS_PER_BLOCK not in (True, False, 'auto'):
+        raise ValueError(f"revnet.reversible.GRADS_PER_BLOCK must be True, False or 'auto', not {GRADS_PER_BLOCK!r}")
+    if GRADS_PER_BLOCK != 'auto': return GRADS_PER_BLOCK
     import torch.distributed as dist
     return (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
             and not any(_fsdp_unit(m) for m in _modules_of(seq)))
@@ -583,13 +601,7 @@ class _Tape:
     "What the links of one reversible call share: its settings, each block's state, and the halves backward hands down."
     def __init__(self, seq, seed, device):
         self.seq, self.seed, self.device, self.autocast = seq, seed, device, _autocast_state()
-        self.states, self.halves = [None] * len(seq), {}
-        chk = _CHECK.get()
-        self.check = None if chk is None else chk._start(seq)
-
-def _copies(t, like, dim):
-    "Contiguous copies, of `like`'s dtype, of the halves of `t` along `dim` (buffers a block step may overwrite)."
-    return [h.detach().to(like.dtype, memory_format=torch.contiguous_format, copy=True) for h in t.chunk(2, dim)]
+        self.states, self.halves, self.check = [None] * len(seq), {}, _check_of(seq)
 
 # %% ../nbs/01_reversible.ipynb #d86a32ff
 class _Link(torch.autograd.Function):
@@ -604,12 +616,10 @@ class _Link(torch.autograd.Function):
         blk, d_in = seq[i], seq.dim if b is None else seq[i - 1].dim
         ctx.tape, ctx.i, ctx.names, ctx.n_ctx, ctx.d_in, ctx.params = tape, i, names, n_ctx, d_in, params
         ((x1, x2),) = _resplit([_split(a, d_in) if b is None else (a, b)], d_in, blk.dim)
-        if tape.check: tape.check.keep(i, x1, x2)
         st = tape.states[i] = BlockState(blk, reuse_bn=True)
-        with block_rng(tape.seed, tape.device), st.record():   # (the block's stream: `_child_seed` reads it)
+        with block_rng(tape.seed, tape.device):   # (the block's stream: `_child_seed` reads it)
             run = _routed(blk, _seeded(blk, blk.forward_halves, _child_seed(i)))
-            y1, y2 = run(x1, x2, *context)
-        _refuse_hooks(i, blk, run)
+            y1, y2 = _recorded(tape.check, st, i, blk, run, x1, x2, *context)
         if i < len(seq) - 1:
             ctx.save_for_backward(*context, *params)    # (the parameters: autograd's check of in-place changes)
             return y1, y2
@@ -640,8 +650,8 @@ def _link_backward(ctx, ys, dys):
     context = [c.detach().requires_grad_(ctx.needs_input_grad[6 + j]) for j, c in enumerate(saved[:k])]
     cg = [c for c in context if c.requires_grad]
     def step():
-        with _autocast(tape.autocast), block_rng(tape.seed, tape.device), _block_state(tape.states[i]):
-            return _seeded(blk, blk.backward_halves, _child_seed(i))(*ys, *dys, [*params, *cg], *context)
+        with _autocast(tape.autocast), block_rng(tape.seed, tape.device):
+            return _block_step(i, blk, tape.states[i], *ys, *dys, [*params, *cg], context)
     x1, x2, dx1, dx2, grads = _with_params(blk, ctx.names, params, step)
     if tape.check is not None: tape.check(i, blk, x1, x2)
     if not torch._C._autograd._get_current_graph_task_keep_graph(): tape.states[i] = None
@@ -779,11 +789,7 @@ class RevSequence(Moded, nn.Sequential):
             b, st = blocks[i], states[i] if states else None
             ((y1, y2), (dy1, dy2)), d = _resplit([(y1, y2), (dy1, dy2)], d, b.dim), b.dim
             idx = list(dict.fromkeys(ids[id(p)] for p in [*(st.trainable() if st else _trainable(b)), *cg]))
-            with _block_state(st) if st else nullcontext():
-                step, args = _seeded(b, b.backward_halves, _child_seed(i)), (y1, y2, dy1, dy2, [params[k] for k in idx], *context)
-                tok = _LIVE.set((b, i, names, params))
-                try: y1, y2, dy1, dy2, g = _through_hooks(b, step, args) if _fsdp_unit(b) else step(*args)
-                finally: _LIVE.reset(tok)
+            y1, y2, dy1, dy2, g = _block_step(i, b, st, y1, y2, dy1, dy2, [params[k] for k in idx], context, names, params)
             if check is not None: check(i, b, y1, y2)
             for k, gk in zip(idx, g): grads[k] = _add(grads[k], gk)
         (y1, y2), (dy1, dy2) = _resplit([(y1, y2), (dy1, dy2)], d, self.dim)
