@@ -9,8 +9,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F_
-from .reversible import (AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, recomputed,
-                              frozen_bn_stats)
+from .reversible import AdditiveCoupling, RevSequence, Moded, MODES, set_mode, checkpointed, frozen_bn_stats
 
 # %% auto #0
 __all__ = ['MODEL_CONFIGS', 'conv', 'bn', 'residual_fn', 'PoolPad', 'shortcut', 'ResUnit', 'RevDownUnit', 'rev_unit', 'ResStage',
@@ -122,9 +121,8 @@ class RevStage(Moded, nn.Module):
         self.down, self.blocks = down, RevSequence(*units, mode=mode)
         self.mode = mode
     def forward(self, x):
-        if self.mode == 'plain' or not _needs_grad(self.down, x): x = self.down(x)
-        elif self.mode == 'reversible' and len(self.blocks): x = recomputed(self.down, x)   # (as the blocks: no
-        else: x = checkpointed(self.down, x, module=self.down)                              #  double backward)
+        ckpt = self.mode != 'plain' and _needs_grad(self.down, x)
+        x = checkpointed(self.down, x, module=self.down) if ckpt else self.down(x)
         return self.blocks(x)
     def inverse(self, y):
         "The input of the stage's reversible sequence (the downsampling unit's output), from the stage's output."

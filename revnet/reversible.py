@@ -16,9 +16,8 @@ from . import _fast
 # %% auto #0
 __all__ = ['RANDOM_MODULES', 'GRADS_PER_BLOCK', 'MODES', 'block_rng', 'rng_scope', 'draws_random', 'BackwardResult', 'leaf',
            'vjp', 'ReversibleBlock', 'AdditiveCoupling', 'BlockState', 'frozen_bn_stats', 'recomputing', 'Moded',
-           'checkpointed', 'recomputed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling',
-           'Conditioned', 'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion',
-           'compile_backward']
+           'checkpointed', 'RevSequence', 'set_mode', 'AffineCoupling', 'mlp', 'MLPCoupling', 'Conditioned',
+           'ConditionalCoupling', 'FusedOptimizer', 'InversionError', 'verify_inversion', 'compile_backward']
 
 # %% ../nbs/01_reversible.ipynb #673373db
 def _split(x: torch.Tensor, dim: int = 1):
@@ -708,46 +707,6 @@ def checkpointed(fn, *args, module: nn.Module):
     def run(*a): return _with_params(module, names, params, lambda: fn(*a))
     return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=False,
                       context_fn=lambda: (st.record(), _Reusable(st.recompute)))
-
-# %% ../nbs/01_reversible.ipynb #f2c6343a
-class _Recomputed(torch.autograd.Function):
-    """`module(x)` keeping only `x`: backward re-runs the unit as a reversible block's step does, on its state of
-    forward (BatchNorm statistics replayed or recomputed, running statistics moved once), with the parameters forward
-    used, in forward's autocast state, then one vector-Jacobian product. Double backward is refused."""
-    @staticmethod
-    def forward(ctx, x, module, names, *params):
-        ctx.module, ctx.names, ctx.params, ctx.autocast = module, names, params, _autocast_state()
-        ctx.state = BlockState(module, reuse_bn=True)
-        with ctx.state.record(): y = module(x)
-        ctx.save_for_backward(x, *params)   # (the parameters too: autograd's check of in-place changes)
-        return y
-
-    @staticmethod
-    def backward(ctx, dy):
-        if torch.is_grad_enabled(): _refuse_double_backward()
-        x, need = ctx.saved_tensors[0], ctx.needs_input_grad
-        ins = [k for k, p in enumerate(ctx.params) if need[3 + k]]
-        def step():
-            with torch.enable_grad(), _autocast(ctx.autocast), _block_state(ctx.state):
-                xl = x.detach().requires_grad_(need[0])
-                y = ctx.module(xl)
-            return vjp((y,), ([xl] if need[0] else []) + [ctx.params[k] for k in ins], (dy,))
-        g = _with_params(ctx.module, ctx.names, ctx.params, step)
-        if not torch._C._autograd._get_current_graph_task_keep_graph(): ctx.state = None   # forward's statistics
-        grads = [None] * len(ctx.params)
-        for k, gk in zip(ins, g[need[0]:]): grads[k] = gk
-        return (g[0] if need[0] else None), None, None, *grads
-
-def recomputed(module: nn.Module, x):
-    """`module(x)` keeping only `x`, the unit re-run in backward: what `checkpointed` does for a non-invertible unit
-    before a reversible run, by the core's own step instead of `torch.utils.checkpoint` (see below). Falls back to
-    `checkpointed` under `torch.compile`, for a unit that draws random numbers, has a backward hook or an FSDP2 unit."""
-    mods = _modules_of(module)
-    if (torch.compiler.is_compiling() or draws_random(module)
-            or any(m._backward_hooks or m._backward_pre_hooks or _fsdp_unit(m) for m in mods)):
-        return checkpointed(module, x, module=module)
-    named = _named_params(module)
-    return _Recomputed.apply(x, module, [n for n, _ in named], *[p for _, p in named])
 
 # %% ../nbs/01_reversible.ipynb #d4cb936f
 def _check_block(i, b):
