@@ -10,8 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['DONE', 'default_device', 'SavedTensorsMeter', 'MemoryReport', 'retained_memory', 'pin_mmap_threshold',
-           'release_mmap_threshold', 'peak_memory', 'train_step', 'mark_done', 'run_command', 'has_widget_frontend',
-           'Explorer']
+           'release_mmap_threshold', 'peak_memory', 'train_step', 'CapturedStep', 'mark_done', 'run_command',
+           'has_widget_frontend', 'Explorer']
 
 # %% ../nbs/00_core.ipynb #4984fc5f
 def default_device() -> torch.device:
@@ -159,14 +159,92 @@ def peak_memory(fn, device='cpu') -> int:
         if not was_pinned: release_mmap_threshold()   # (what follows the measurement runs at the heap's speed)
 
 # %% ../nbs/00_core.ipynb #5a43406d
-def train_step(model, opt, x, y, amp=None):
-    "One training step on `(x, y)`: cross-entropy (forward under autocast to `amp` if given), backward, `opt.step()`."
-    opt.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
-        loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+def _loss(model, x, y, amp=None, cache=True):
+    "Cross-entropy of `model(x)` against `y`, the forward under autocast to `amp` if given (`cache`: autocast's cast cache)."
+    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None, cache_enabled=cache):
+        return torch.nn.functional.cross_entropy(model(x).float(), y)
+
+def _backward_step(model, opt, x, y, amp=None, cache=True):
+    "Loss, backward and `opt.step()` on gradients that start from zero (none): a step's body, after `zero_grad`."
+    loss = _loss(model, x, y, amp, cache)
     loss.backward()
     opt.step()
     return loss.detach()
+
+def train_step(model, opt, x, y, amp=None):
+    "One training step on `(x, y)`: cross-entropy (forward under autocast to `amp` if given), backward, `opt.step()`."
+    opt.zero_grad(set_to_none=True)
+    return _backward_step(model, opt, x, y, amp)
+
+# %% ../nbs/00_core.ipynb #118459c1
+def _hypers(opt) -> list:
+    "The optimizer's plain-number hyper-parameters per param group (what a captured step bakes in)."
+    return [{k: v for k, v in g.items() if k != 'params' and isinstance(v, (int, float))} for g in opt.param_groups]
+
+def _copy(out): return tuple(map(_copy, out)) if isinstance(out, (tuple, list)) else out.detach().clone()
+def _spec(x, y): return (tuple(x.shape), x.dtype, tuple(y.shape), y.dtype)
+
+class CapturedStep:
+    """`train_step(model, opt, x, y, amp)` captured as one CUDA graph: `warmup` eager steps on a side stream, then one
+    capture, then replays (each call trains on its batch once). `body(x, y)`: another step to capture (loss, backward,
+    `opt.step()`, returning tensors), run after `opt.zero_grad(set_to_none=True)`."""
+    def __init__(self, model, opt, amp=None, warmup: int = 3, body=None):
+        self.opt, self.warmup, self.graph, self.calls = opt, warmup, None, 0
+        self.body = body or (lambda x, y: _backward_step(model, opt, x, y, amp, cache=False))   # (capture: no cast cache)
+
+    @property
+    def captured(self) -> bool: return self.graph is not None
+
+    def _check(self, x, y):
+        if x.device.type != 'cuda':
+            raise ValueError(f"CapturedStep: CUDA graphs need a CUDA device; the batch is on {x.device}. Use "
+                             "train_step on this device.")
+        if self.captured: self._same(x, y)
+
+    def fits(self, x, y) -> bool:
+        "Can the step run batch `(x, y)`? (After capture: only a batch of the captured shape and dtype.)"
+        return not self.captured or _spec(x, y) == self.spec
+
+    def _same(self, x, y):
+        "Refuse a replay the graph would get wrong: another batch shape or dtype, a hyper-parameter moved since capture."
+        if _spec(x, y) != self.spec:
+            raise ValueError(f"CapturedStep: a batch of {tuple(x.shape)} {x.dtype} for a graph captured on "
+                             f"{tuple(self.spec[0])} {self.spec[1]}: drop the last partial batch (drop_last=True) or "
+                             "run that batch with train_step")
+        if (now := _hypers(self.opt)) != self.hypers:
+            g, k = next((i, k) for i, (a, b) in enumerate(zip(now, self.hypers)) for k in a if a[k] != b.get(k))
+            raise RuntimeError(f"CapturedStep: the optimizer's {k} of param group {g} changed from "
+                               f"{self.hypers[g][k]} to {now[g][k]} after capture, and the graph replays the old value. "
+                               "Give the optimizer a tensor learning rate on the device (SGD with fused=True, Adam/AdamW "
+                               "with capturable=True), which a scheduler updates in place.")
+
+    def _eager(self, x, y):
+        s = torch.cuda.Stream(x.device); s.wait_stream(torch.cuda.current_stream(x.device))
+        with torch.cuda.stream(s):
+            self.opt.zero_grad(set_to_none=True); out = self.body(x, y)
+        torch.cuda.current_stream(x.device).wait_stream(s)
+        return out
+
+    def _capture(self, x, y):
+        self.x, self.y, self.spec = x.clone(), y.clone(), _spec(x, y)
+        self.opt.zero_grad(set_to_none=True)   # backward in the graph writes the gradients (its own memory)
+        self.graph, self.hypers = self._record(), _hypers(self.opt)
+
+    def _record(self):
+        "The step on the static batch captured as a CUDA graph (nothing runs until `replay`), its outputs `self.out`."
+        torch.cuda.synchronize(self.x.device)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g): self.out = self.body(self.x, self.y)
+        return g
+
+    def __call__(self, x, y) -> torch.Tensor:
+        self._check(x, y)
+        self.calls += 1
+        if not self.captured and self.calls <= self.warmup: return self._eager(x, y)
+        if not self.captured: self._capture(x, y)
+        else: self.x.copy_(x, non_blocking=True); self.y.copy_(y, non_blocking=True)
+        self.graph.replay()
+        return _copy(self.out)
 
 # %% ../nbs/00_core.ipynb #8a09e27b
 DONE = 'REVNET-DONE'

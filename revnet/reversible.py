@@ -727,6 +727,16 @@ def _checkpointed_call(i, b, run, *args):
         return _Routed(b, lambda *a: checkpointed(run.fn, *a, module=b))(*args)
     return checkpointed(run, *args, module=b)
 
+def _capturing(device) -> bool:
+    "Is a CUDA graph being captured on `device`'s current stream? (The host may not read the random state then.)"
+    return device.type == 'cuda' and torch.cuda.is_current_stream_capturing()
+
+def _refuse_capture():
+    raise RuntimeError(
+        "a block of this RevSequence draws random numbers (dropout, say) and the step is being captured as a CUDA "
+        "graph: the core seeds each call's random stream on the host, which the graph would replay with the same "
+        "numbers at every step. Train this model without CUDA graphs, or without its random modules (eval(), p=0).")
+
 def _refuse_draw(mode, seed):
     if seed is None: raise RuntimeError(
         f"a block drew random numbers that {mode!r} mode cannot replay: no module of the sequence was known to draw "
@@ -806,8 +816,9 @@ class RevSequence(Moded, nn.Sequential):
         named = [(n, p) for n, p in _named_params(self) if p.requires_grad]   # (names for backward)
         grad = x.requires_grad or named or any(c.requires_grad for c in context)
         mode = self.mode if torch.is_grad_enabled() and grad else 'plain'
-        seed = self.seed() if seed is None else seed
-        watch = mode != 'plain' and self.preserve_rng is not False and not torch.compiler.is_compiling()
+        seed, cap = self.seed() if seed is None else seed, _capturing(x.device)
+        if cap and seed is not None: _refuse_capture()
+        watch = mode != 'plain' and self.preserve_rng is not False and not cap and not torch.compiler.is_compiling()
         before = _rng_state(x.device) if watch else None
         if mode == 'reversible':
             y = _links_apply(self, x, context, seed) if _per_block(self) else _rev_apply(self, x, context, seed, named)

@@ -13,8 +13,8 @@ import torch.nn as nn
 
 # %% auto #0
 __all__ = ['grad_rel_error', 'Cast', 'autocast_grad_errors', 'launch_cpu_ddp', 'trusted_checksums', 'write_tiny_cifar',
-           'write_tiny_imagenet', 'mode_grad_errors', 'train_step_state', 'same_run', 'random_variables',
-           'write_checkpoint', 'figures_not_kept']
+           'write_tiny_imagenet', 'mode_grad_errors', 'train_step_state', 'same_run', 'SimulatedCapture',
+           'random_variables', 'write_checkpoint', 'figures_not_kept']
 
 # %% ../nbs/11_testing.ipynb #56806361
 def grad_rel_error(model, ref, x, seed=0):
@@ -149,6 +149,33 @@ def same_run(a, b, ignore=('images_per_s', 'peak_mem_mib')) -> bool:
     wa, wb = (torch.load(Path(r) / 'model.pt', weights_only=True)['state_dict'] for r in (a, b))
     rows = [[{k: v for k, v in m.items() if k not in ignore} for m in read_metrics(r)] for r in (a, b)]
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa) and rows[0] == rows[1]
+
+# %% ../nbs/11_testing.ipynb #0d32106a
+from .core import CapturedStep
+
+def _leaves(out): return [t for o in out for t in _leaves(o)] if isinstance(out, (tuple, list)) else [out]
+
+class _ReplayedOnCPU:
+    "Stands for a captured graph: a replay reruns the step on the static batch, into the recorded outputs."
+    def __init__(self, step): self.step, self.first = step, True
+    def replay(self):
+        if self.first: self.first = False; return   # (the recording ran this batch's step)
+        s = self.step
+        s.opt.zero_grad(set_to_none=True)           # (a graph's backward writes the gradients, it does not add)
+        for a, b in zip(_leaves(s.out), _leaves(s.body(s.x, s.y))): a.copy_(b)
+
+class SimulatedCapture(CapturedStep):
+    "`CapturedStep` on the CPU: the capture simulated (see above), everything around it as it is."
+    def _check(self, x, y):
+        if self.captured: self._same(x, y)
+    def _eager(self, x, y):
+        self.opt.zero_grad(set_to_none=True); return self.body(x, y)
+    def _record(self):
+        import revnet.reversible as rv
+        real, rv._capturing = rv._capturing, lambda device: True   # the core sees a capture
+        try: self.out = self.body(self.x, self.y)
+        finally: rv._capturing = real
+        return _ReplayedOnCPU(self)
 
 # %% ../nbs/11_testing.ipynb #5f804a57
 def random_variables(cfg, seed: int = 0, scope: str = 'Model/', training_state: bool = True) -> dict:
