@@ -6,12 +6,13 @@
 # repository root, one stage per command (each fits the lent machine's 600 s per command):
 #     bash .ci/gpu.sh [STAGE]      (device tool: carry [".whl"]; results under $OUT, else _ci/gpu/)
 # STAGE `checks` (the default): every notebook that has `#| cuda` cells, run as `nbdev_test --flags cuda` would
-# (.ci/cuda_cells.py), then `revnet-bench` on CUDA at batch 128 in fp32 and bf16, the profiler's device time beside
-# the wall time. STAGE `bound`: the GPU-bound configurations, cudnn.benchmark on, device time beside wall time, the
-# gradient checks on 32 images of the batch (float64 is slow on a GPU): revnet-164 at batch 1024 (fp32, bf16),
-# revnet-104 at 224 px (batch 64; fp32, bf16), revvit-b at batch 64 (bf16), and revnet-164 at batch 128 with TF32
-# off (fp32: the fidelity columns against float64 without TF32, to set beside the `checks` run's, which has
-# PyTorch's default: TF32 on for cuDNN convolutions). About 8 minutes in all, if a stage's timeouts are not hit.
+# (.ci/cuda_cells.py: among them the captured step against eager, 00_core and 04_train), then `revnet-bench` on CUDA at
+# batch 128 in fp32 and bf16, with the steps captured as CUDA graphs (`reversible+graphs`, `plain+graphs`), the
+# profiler's device time beside the wall time. STAGE `bound`: the GPU-bound configurations, cudnn.benchmark on, device
+# time beside wall time, the gradient checks on 32 images of the batch (float64 is slow on a GPU): revnet-164 at batch
+# 1024 (fp32, bf16), revnet-104 at 224 px (batch 64; fp32, bf16), revvit-b at batch 64 (bf16), and revnet-164 at
+# batch 128 with TF32 off (fp32: the fidelity columns against float64 without TF32, to set beside the `checks` run's,
+# which has PyTorch's default: TF32 on for cuDNN convolutions). About 8 minutes in all, if a stage's timeouts are not hit.
 # `bash .ci/gpu.sh --dry-run [STAGE]` runs the `revnet-bench` commands of a stage on this CPU, cut to one unit per
 # stage, batch 2, one round, timeouts 6x (no GPU, no notebooks): it checks that every command parses and runs.
 # A second argument, the name of one run (e.g. `bash .ci/gpu.sh bound bench_cuda_bound_vit`), runs only that one.
@@ -64,7 +65,7 @@ if [ "$stage" = checks ]; then
     timeout 330 python3 .ci/cuda_cells.py $nbs 2>&1 | tee "$OUT/cuda_cells.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
   fi
   bench 190 bench_cuda --model revnet-164 --batch-size 128 --precisions fp32,bf16 --device-time \
-    --variants $EAGER,baseline,reversible+fused
+    --variants $EAGER,baseline,reversible+fused,reversible+graphs,plain+graphs
   for f in nbs/bench_cuda.*; do [ -f "$f" ] && cp "$f" "$OUT/nb_$(basename "$f")"; done   # 07's CUDA cell writes these
 else
   # (the four timeouts together: 550 s, under the 600 s per command)

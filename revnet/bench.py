@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-from .core import retained_memory, peak_memory, train_step, run_command
+from .core import retained_memory, peak_memory, train_step, run_command, CapturedStep
 from .reversible import RevSequence, set_mode, FusedOptimizer, compile_backward
 from .models import create_model, list_models, model_config
 
@@ -71,6 +71,7 @@ VARIANTS = ('reversible', 'plain', 'checkpoint', 'memcnn', 'revlib', 'baseline',
             'reversible+compile', 'reversible+fused', 'dial@15%')
 BASELINE = 'plain'
 _ALIASES = {'resnet': 'baseline', 'dial': 'dial@15%'}   # (the baseline's name before Rev-ViT joined the benchmark)
+_NAMED = ('plain+compile', 'plain+graphs', 'reversible+graphs')   # accepted, not run by default
 _AT = ('dial', 'plain+compile')   # the variants that take a budget, NAME@P% (P percent)
 
 def _budget_of(v: str) -> float | None:
@@ -79,7 +80,7 @@ def _budget_of(v: str) -> float | None:
 
 def _known(v: str) -> bool:
     name, at, p = v.partition('@')
-    if not at: return v in VARIANTS or v == 'plain+compile'
+    if not at: return v in VARIANTS or v in _NAMED
     return name in _AT and re.fullmatch(r'\d+(\.\d+)?%', p) is not None and 0 < float(p[:-1]) <= 100
 
 # %% ../nbs/07_benchmark.ipynb #27b19da2
@@ -125,6 +126,7 @@ _BUILDERS = {'reversible': _moded('reversible'), 'plain': _moded('plain'), 'chec
              'memcnn': lambda rev, *_: to_memcnn(rev), 'revlib': lambda rev, *_: to_revlib(rev), 'baseline': _baseline,
              'reversible+compile': _compiled_rev,
              'reversible+fused': _moded('reversible'),   # its optimizer steps in backward (`_optimizer`)
+             'reversible+graphs': _moded('reversible'), 'plain+graphs': _moded('plain'),   # stepped by `_stepper`
              'dial': _moded('reversible'),               # its point is set once a batch exists (`_set_dials`)
              'plain+compile': lambda rev, nc, ov, budget: BudgetCompiled(set_mode(copy.deepcopy(rev), 'plain'),
                                                                           1.0 if budget is None else budget)}
@@ -141,7 +143,7 @@ def build_variants(model: str = 'revnet-164', depth: int | None = None, variants
     "Build `variants` of `model` (`depth` units per stage) on identical weights: ({name: module}, {name: why skipped})."
     variants = [_ALIASES.get(v, v) for v in variants]
     bad = [v for v in variants if not _known(v)]
-    if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS}, plain+compile, or NAME@P% for "
+    if bad: raise ValueError(f"unknown variant(s) {bad}; choose from {VARIANTS + _NAMED}, or NAME@P% for "
                              f"NAME in {tuple(_AT)} (e.g. dial@30%, plain+compile@50%)")
     revs = _benched()
     if model not in revs: raise ValueError(f"unknown model {model!r} for the benchmark; choose a reversible model: "
@@ -297,7 +299,9 @@ def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: No
     for v, m in models.items():
         say(f'{rows[v]["precision"]} {v}: warm-up')
         try:
-            for _ in range(warmup): train_step(m, opts[v], x, y, amp)
+            step = _stepper(v, m, opts[v], amp)
+            for _ in range(warmup): step(x, y)
+            while not getattr(step, 'captured', True): step(x, y)   # a graph's eager steps and capture: untimed
             live.append(v)
         except Exception as e: rows[v]['error'] = _err(e)
     times = {v: [] for v in live}
@@ -308,7 +312,7 @@ def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: No
             if rows[v].get('error'): continue
             try:
                 _sync(x.device); t0 = time.perf_counter()
-                train_step(models[v], opts[v], x, y, amp)
+                _stepper(v, models[v], opts[v], amp)(x, y)
                 _sync(x.device); times[v].append(time.perf_counter() - t0)
             except Exception as e: rows[v]['error'] = _err(e)
     for v, ts in times.items():
@@ -319,6 +323,14 @@ def _time_steps(models, opts, x, y, amp, repeats, warmup, rows, say=lambda s: No
 # %% ../nbs/07_benchmark.ipynb #e784c00f
 def _compiled(v): return '+' in v   # compiled, or fused: no eager copy for gradients and BatchNorm
 def _is_compile(v): return '+compile' in v
+def _graphed(v): return v.endswith('+graphs')
+
+def _stepper(v, m, opt, amp):
+    "Variant `v`'s training step as a function of the batch: `train_step`, or for '+graphs' a `CapturedStep` per precision."
+    if not _graphed(v): return lambda x, y: train_step(m, opt, x, y, amp)
+    steps = m.__dict__.setdefault('_captured_steps', {})
+    if amp not in steps: steps[amp] = CapturedStep(m, opt, amp)
+    return steps[amp]
 
 def _peaks(v, m, opt, x, y, amp) -> dict:
     "Whole-step peak: allocator peak (CUDA) or tensor peak by `step_memory` (CPU; None compiled), CPU resident set."
@@ -339,6 +351,7 @@ def step_device_ms(model, opt, x, y, amp=None, steps: int = 3) -> float:
 # %% ../nbs/07_benchmark.ipynb #9f6bb3c5
 def _measure(v, m, opt, init, x, y, amp, row, ref64, device_time=False, xg=None):
     "Memory, kernels, gradient errors (untrained weights `init`, batch `xg`: `x`) and BatchNorm moves; fills `row`."
+    if _graphed(v): return   # its memory, kernels and gradients: those of the eager step it captured
     try:
         mem = retained_memory(Autocast(m, amp, x.device.type), x)
         row.update(retained_mib=mem.allocator / 2**20, saved_mib=mem.saved / 2**20)
@@ -406,7 +419,11 @@ def _set_dials(models, skipped, x, y, reps, say):
 def _setup(model, device, batch_size, depth, variants, seed, image_size, say, reps=3):
     "The variants of `model` on `device` (and those skipped), and one batch `x, y` of `image_size` (default: model's)."
     models, skipped = build_variants(model, depth, variants, seed=seed)
+    if torch.device(device).type != 'cuda':
+        skipped.update({v: 'CUDA graphs need a CUDA device' for v in models if _graphed(v)})
+        models = {k: m for k, m in models.items() if k not in skipped}
     for k, why in skipped.items(): say(f'skipping {k}: {why}')
+    if not models: raise ValueError(f"no variant left to run ({'; '.join(f'{k}: {w}' for k, w in skipped.items())})")
     models = {k: m.to(device) for k, m in models.items()}
     cfg, g = next(iter(models.values())).config, torch.Generator().manual_seed(seed)
     s = image_size or cfg.img_size
@@ -715,7 +732,7 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument('--repeats', type=int, default=5, help='timed rounds of every variant (medians and spread reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first')
     p.add_argument('--variants', default=','.join(VARIANTS),
-                   help=f'comma-separated, of {",".join(VARIANTS).replace("%", "%%")}, plain+compile, and any dial@P%% or '
+                   help=f'comma-separated, of {",".join(VARIANTS).replace("%", "%%")}, {", ".join(_NAMED)}, and any dial@P%% or '
                         'plain+compile@P%%')
     p.add_argument('--precisions', default='fp32,bf16', help='comma-separated subset of fp32,bf16')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads for CPU runs')
