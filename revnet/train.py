@@ -13,10 +13,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.state import AcceleratorState
-from accelerate.utils import set_seed, broadcast_object_list
+from accelerate.utils import set_seed, broadcast_object_list, AutocastKwargs
 from tqdm.auto import tqdm
 import revnet
-from .core import run_command
+from .core import run_command, CapturedStep
+from .reversible import compile_backward
 from .models import create_model, param_groups, list_models, model_config, check_mode
 from .data import get_dataloaders, dataset_info, DATASETS
 from .modelfile import save_model, load_model, evaluate, evaluate_file, _resize, _unreadable
@@ -46,6 +47,7 @@ class TrainOptions:
     label_smoothing: float | None = None  # of the training loss (the ViT recipes: 0.1, as DeiT)
     grad_accum: int | None = None       # gradient-accumulation micro-batches per step
     compile: bool | None = None         # torch.compile the model (in place; graphs break around reversible runs)
+    cuda_graphs: bool | None = None     # capture each training step as one CUDA graph (CUDA, one process)
     mixed_precision: str | None = None  # 'no' | 'fp16' | 'bf16' (default: accelerate launch's setting, else 'no')
     data_dir: str | None = None
     data_kwargs: dict | None = None     # extra arguments of the dataset (e.g. synthetic: size, shape)
@@ -71,7 +73,7 @@ RECIPES: dict = {}   # (recipe family, dataset family or dataset name) -> option
 OPTIMIZERS = {'sgd': lambda groups, r: torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum),
               'adamw': lambda groups, r: torch.optim.AdamW(groups, lr=r.lr, betas=(r.momentum, 0.999))}
 DEFAULTS = dict(optimizer='sgd', schedule='step', warmup=0, label_smoothing=0.0, grad_accum=1, compile=False,
-                output_dir='runs', keep=3, quiet=False, resume=False)
+                cuda_graphs=False, output_dir='runs', keep=3, quiet=False, resume=False)
 
 def register_recipe(family: str, data: str, **values):
     "The recipe of model family `family` on `data`: a dataset family (the official one) or one dataset (a short one)."
@@ -391,6 +393,7 @@ class Run:
     checked: int = 0                      # the last step whose training loss was read and found finite
     x: torch.Tensor | None = None; y: torch.Tensor | None = None; out: torch.Tensor | None = None
     loss: torch.Tensor | None = None      # of the current batch (on the device: `.item()` waits for it)
+    graph: object = None                  # with --cuda-graphs: the `CapturedStep` that runs the steps
     @property
     def step(self) -> int: return self.state.step
     @property
@@ -435,8 +438,9 @@ def _accelerator(r: TrainOptions) -> Accelerator:
     "The Accelerator of a run: global batches split over processes, a seedable sampler for exact resume."
     _allow_precision(r.mixed_precision)
     dc = DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=r.seed)
+    graphs = [AutocastKwargs(cache_enabled=False)] if r.cuda_graphs else None   # (capture: no cast cache)
     return Accelerator(mixed_precision=r.mixed_precision, gradient_accumulation_steps=r.grad_accum,
-                       log_with=_trackers(r.log_with) or None, dataloader_config=dc,
+                       kwargs_handlers=graphs, log_with=_trackers(r.log_with) or None, dataloader_config=dc,
                        project_dir=str(r.output_dir or DEFAULTS['output_dir']))   # the trackers' until the run's
 
 def _new_run_id(r: TrainOptions, accelerator) -> str:
@@ -476,14 +480,15 @@ def _data(r: TrainOptions):
     return train_dl, eval_dl
 
 # %% ../nbs/04_train.ipynb #a356c9c5
-def _build(r: TrainOptions):
+def _build(r: TrainOptions, device=None):
     "Data, model, optimizer and scheduler of options `r` (in this order: the random draws of older runs)."
     train_dl, eval_dl = _data(r)
     model = create_model(r.model, num_classes=dataset_info(r.dataset).num_classes, mode=r.mode,
                          bn_momentum=r.bn_momentum, **(r.model_kwargs or {}))
     r.mode = model.config.mode
-    if r.compile: model.compile()   # in place: the same module, the same state_dict keys, checkpoints as eager
+    if r.compile: compile_backward(model); model.compile()   # in place: the same module, state_dict keys as eager
     opt = OPTIMIZERS[r.optimizer](param_groups(model, r.weight_decay), r)
+    if r.cuda_graphs: _capturable(opt, device)
     return model, opt, train_dl, eval_dl, torch.optim.lr_scheduler.LambdaLR(opt, _lr_schedule(r))
 
 def _callbacks(r: TrainOptions, callbacks) -> list:
@@ -501,10 +506,12 @@ def _setup(o: TrainOptions, callbacks=()) -> Run:
     if r.batch_size % (n := acc.num_processes * r.grad_accum):
         raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
     set_seed(r.seed)
-    run = Run(r, acc, *acc.prepare(*_build(r)), _callbacks(r, callbacks))
+    _check_graphs(r, acc, callbacks)
+    run = Run(r, acc, *acc.prepare(*_build(r, acc.device)), _callbacks(r, callbacks))
     acc.register_for_checkpointing(run.state, run.meter)
     if ck is None: _check_new_run(r)
     else: run.resumed_from = _load_checkpoint(acc, ck, fallback)
+    if r.cuda_graphs: _capturable(run.opt, acc.device)   # (learning rates a checkpoint loaded: back on the device)
     return run
 
 # %% ../nbs/04_train.ipynb #b9792431
@@ -598,13 +605,55 @@ def _train_batch(run: Run, x, y):
     run.x, run.y = _resize(x, o.image_size), y
     run('before_step')
     with acc.accumulate(run.model):
-        run.out = run.model(run.x)
-        run.loss = F.cross_entropy(run.out, y, label_smoothing=o.label_smoothing)
-        run.meter.add(run.loss, run.out, y)   # on the device: the host does not wait
-        acc.backward(run.loss)
-        if acc.sync_gradients: run('after_backward')
-        run.opt.step(); run.sched.step(); run.opt.zero_grad()
+        if o.cuda_graphs and _graph(run).fits(run.x, y): loss, out = run.graph(run.x, y)   # one replay
+        else: loss, out = _step_body(run, run.x, y); run.opt.zero_grad()
+        run.meter.add(loss, out, y)   # on the device: the host does not wait
+        run.sched.step()
     run.state.batch += 1
+
+def _step_body(run: Run, x, y, hooks: bool = True):
+    "Forward, loss, backward (then `after_backward` if `hooks`) and optimizer step of a batch: what a CUDA graph captures."
+    acc = run.accelerator
+    run.out = run.model(x)
+    run.loss = F.cross_entropy(run.out, y, label_smoothing=run.options.label_smoothing)
+    acc.backward(run.loss)
+    if hooks and acc.sync_gradients: run('after_backward')
+    run.opt.step()
+    return run.loss.detach(), run.out.detach()
+
+# %% ../nbs/04_train.ipynb #6df05213
+def _capturable(opt, device):
+    """Make `opt` steppable inside a CUDA graph, in place: each learning rate a tensor on `device` (a scheduler then
+    moves it in place, which a replay reads), and the optimizer's capturable (Adam, AdamW) or fused (SGD) step."""
+    flag = next((f for f in ('capturable', 'fused') if f in opt.defaults), None)
+    if flag is None:
+        raise ValueError(f"--cuda-graphs: optimizer {type(opt).__name__} has no capturable or fused step to capture; "
+                         "use sgd or adamw")
+    for g in opt.param_groups:
+        lr = g['lr']
+        g['lr'] = lr.to(device) if isinstance(lr, torch.Tensor) else torch.tensor(float(lr), device=device)
+        g[flag], g['foreach'] = True, None
+    opt.defaults[flag] = True
+    return opt
+
+def _check_graphs(r: TrainOptions, acc, callbacks=()):
+    "Refuse `--cuda-graphs` where a captured step cannot run or would differ from an eager one."
+    if not r.cuda_graphs: return
+    hook = next((type(c).__name__ for c in callbacks if hasattr(c, 'after_backward')), None)
+    why = (f"it needs a CUDA device; this run is on {acc.device}" if acc.device.type != 'cuda' else
+           f"one process only for now ({acc.num_processes} here): run without it" if acc.num_processes > 1 else
+           f"--grad-accum {r.grad_accum}: a captured step is one whole step; use --grad-accum 1" if r.grad_accum > 1 else
+           "not with --mixed-precision fp16 (its gradient scaler decides on the host); use bf16"
+           if r.mixed_precision == 'fp16' else
+           "not with --compile (choose one)" if r.compile else
+           f"callback {hook} has after_backward, which would run inside the graph, between backward and the "
+           "optimizer step" if hook else None)
+    if why: raise ValueError(f"--cuda-graphs: {why}")
+
+def _graph(run: Run) -> CapturedStep:
+    "The run's captured step (made on first use): `_step_body` without callbacks, warmed up by 3 eager steps."
+    if run.graph is None: run.graph = CapturedStep(None, run.opt, body=lambda x, y: _step_body(run, x, y, hooks=False))
+    return run.graph
 
 # %% ../nbs/04_train.ipynb #1529e679
 def _after_step(run: Run):
@@ -767,7 +816,9 @@ _HELP = dict(batch_size="GLOBAL batch size (split over processes and --grad-accu
              lr='initial learning rate; the official step schedule is scaled to it', schedule='step or cosine',
              mode='reversible (default for RevNets) | plain | checkpoint',
              output_dir='folder of run folders (default: runs)', quiet='no progress bar (one line per evaluation)',
-             compile='torch.compile the model', data_kwargs='extra dataset arguments, e.g. \'{"size": 256}\'',
+             compile='torch.compile the model (and each reversible block\'s backward step)',
+             cuda_graphs='capture each training step (forward, backward, optimizer step) as one CUDA graph and replay it',
+             data_kwargs='extra dataset arguments, e.g. \'{"size": 256}\'',
              model_kwargs='model overrides, e.g. \'{"patch_size": 2}\'', lr_boundaries='comma-separated steps',
              lr_values='comma-separated learning rates')
 _csv = lambda t: lambda s: tuple(t(v) for v in s.split(','))
@@ -777,7 +828,7 @@ def _flag_kwargs(f) -> dict:
     "`add_argument` keywords of a `TrainOptions` field: choices from the registries, a type from the annotation."
     choices = dict(dataset=DATASETS, model=list_models(), optimizer=list(OPTIMIZERS),
                    mixed_precision=('no', 'fp16', 'bf16'), mode=('reversible', 'plain', 'checkpoint'))
-    special = dict(quiet=dict(action='store_true'), compile=dict(action='store_true'),
+    special = dict(quiet=dict(action='store_true'), compile=dict(action='store_true'), cuda_graphs=dict(action='store_true'),
                    resume=dict(nargs='?', const=True, metavar='CHECKPOINT'), lr_boundaries=dict(type=_csv(int)),
                    lr_values=dict(type=_csv(float)), data_kwargs=dict(type=json.loads, metavar='JSON'),
                    model_kwargs=dict(type=json.loads, metavar='JSON'))
