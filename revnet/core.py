@@ -176,10 +176,12 @@ def train_step(model, opt, x, y, amp=None):
     opt.zero_grad(set_to_none=True)
     return _backward_step(model, opt, x, y, amp)
 
-# %% ../nbs/00_core.ipynb #118459c1
+# %% ../nbs/00_core.ipynb #4f7592f8
+def _number(v): return isinstance(v, (int, float)) or isinstance(v, tuple) and all(map(_number, v))
+
 def _hypers(opt) -> list:
-    "The optimizer's plain-number hyper-parameters per param group (what a captured step bakes in)."
-    return [{k: v for k, v in g.items() if k != 'params' and isinstance(v, (int, float))} for g in opt.param_groups]
+    "The optimizer's plain-number hyper-parameters per param group (what a captured step bakes in; Adam's betas too)."
+    return [{k: v for k, v in g.items() if k != 'params' and _number(v)} for g in opt.param_groups]
 
 def _copy(out): return tuple(map(_copy, out)) if isinstance(out, (tuple, list)) else out.detach().clone()
 def _spec(x, y): return (tuple(x.shape), x.dtype, tuple(y.shape), y.dtype)
@@ -189,6 +191,8 @@ class CapturedStep:
     capture, then replays (each call trains on its batch once). `body(x, y)`: another step to capture (loss, backward,
     `opt.step()`, returning tensors), run after `opt.zero_grad(set_to_none=True)`."""
     def __init__(self, model, opt, amp=None, warmup: int = 3, body=None):
+        if warmup < 1: raise ValueError(f"CapturedStep: warmup={warmup}; at least 1 eager step must make the optimizer's "
+                                        "state before capture (a graph would make it anew at every replay)")
         self.opt, self.warmup, self.graph, self.calls = opt, warmup, None, 0
         self.body = body or (lambda x, y: _backward_step(model, opt, x, y, amp, cache=False))   # (capture: no cast cache)
 
@@ -234,7 +238,8 @@ class CapturedStep:
         "The step on the static batch captured as a CUDA graph (nothing runs until `replay`), its outputs `self.out`."
         torch.cuda.synchronize(self.x.device)
         g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g): self.out = self.body(self.x, self.y)
+        with torch.cuda.graph(g, capture_error_mode='thread_local'):   # (a data loader's pinning thread runs on)
+            self.out = self.body(self.x, self.y)
         return g
 
     def __call__(self, x, y) -> torch.Tensor:

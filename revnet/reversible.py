@@ -368,15 +368,16 @@ def _block_state(st):
 
 # %% ../nbs/01_reversible.ipynb #94faa712
 def _autocast_state():
-    "The autocast state (enabled, dtype) of CPU and CUDA now."
-    return {d: (torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in ('cpu', 'cuda')}
+    "The autocast state (enabled, dtype) of CPU and CUDA now, and whether its cast cache is on (off under capture)."
+    return {d: (torch.is_autocast_enabled(d), torch.get_autocast_dtype(d), torch.is_autocast_cache_enabled())
+            for d in ('cpu', 'cuda')}
 
 def _autocast(state):
     "A context that re-enters the autocast `state` recorded by `_autocast_state`."
     stack = ExitStack()
-    for d, (on, dtype) in state.items():
+    for d, (on, dtype, cache) in state.items():
         if d == 'cuda' and not torch.cuda.is_available(): continue
-        stack.enter_context(torch.autocast(d, dtype=dtype, enabled=on))
+        stack.enter_context(torch.autocast(d, dtype=dtype, enabled=on, cache_enabled=cache))
     return stack
 
 # %% ../nbs/01_reversible.ipynb #f7641af1
@@ -805,10 +806,13 @@ class RevSequence(Moded, nn.Sequential):
         (y1, y2), (dy1, dy2) = _resplit([(y1, y2), (dy1, dy2)], d, self.dim)
         return BackwardResult(y1, y2, dy1, dy2, grads)
 
+    def streamed(self) -> bool:
+        "Does a call get a random stream? (A block may draw random numbers, or `preserve_rng=True`.)"
+        return draws_random(self) if self.preserve_rng == 'auto' else bool(self.preserve_rng)
+
     def seed(self):
-        "This call's stream: one draw of the global generator when a block may draw random numbers, else None."
-        rand = draws_random(self) if self.preserve_rng == 'auto' else bool(self.preserve_rng)
-        return int(torch.randint(2**62, ())) if rand else None
+        "This call's stream: one draw of the global generator when it has one (`streamed`), else None."
+        return int(torch.randint(2**62, ())) if self.streamed() else None
 
     def forward(self, x, *context, seed=None):
         if len(self) == 0: return x

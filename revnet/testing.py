@@ -150,7 +150,7 @@ def same_run(a, b, ignore=('images_per_s', 'peak_mem_mib')) -> bool:
     rows = [[{k: v for k, v in m.items() if k not in ignore} for m in read_metrics(r)] for r in (a, b)]
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa) and rows[0] == rows[1]
 
-# %% ../nbs/11_testing.ipynb #0d32106a
+# %% ../nbs/11_testing.ipynb #04786409
 from .core import CapturedStep
 
 def _leaves(out): return [t for o in out for t in _leaves(o)] if isinstance(out, (tuple, list)) else [out]

@@ -17,7 +17,7 @@ from accelerate.utils import set_seed, broadcast_object_list, AutocastKwargs
 from tqdm.auto import tqdm
 import revnet
 from .core import run_command, CapturedStep
-from .reversible import compile_backward
+from .reversible import compile_backward, RevSequence
 from .models import create_model, param_groups, list_models, model_config, check_mode
 from .data import get_dataloaders, dataset_info, DATASETS
 from .modelfile import save_model, load_model, evaluate, evaluate_file, _resize, _unreadable
@@ -507,7 +507,9 @@ def _setup(o: TrainOptions, callbacks=()) -> Run:
         raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
     set_seed(r.seed)
     _check_graphs(r, acc, callbacks)
-    run = Run(r, acc, *acc.prepare(*_build(r, acc.device)), _callbacks(r, callbacks))
+    parts = _build(r, acc.device)
+    if r.cuda_graphs: _check_graphs_model(parts[0])
+    run = Run(r, acc, *acc.prepare(*parts), _callbacks(r, callbacks))
     acc.register_for_checkpointing(run.state, run.meter)
     if ck is None: _check_new_run(r)
     else: run.resumed_from = _load_checkpoint(acc, ck, fallback)
@@ -605,8 +607,10 @@ def _train_batch(run: Run, x, y):
     run.x, run.y = _resize(x, o.image_size), y
     run('before_step')
     with acc.accumulate(run.model):
-        if o.cuda_graphs and _graph(run).fits(run.x, y): loss, out = run.graph(run.x, y)   # one replay
-        else: loss, out = _step_body(run, run.x, y); run.opt.zero_grad()
+        if o.cuda_graphs and _graph(run).fits(run.x, y): run.loss, run.out = loss, out = run.graph(run.x, y)   # a replay
+        else:
+            if o.cuda_graphs: run.opt.zero_grad(set_to_none=True)   # (a replay leaves the graph's gradients set)
+            loss, out = _step_body(run, run.x, y); run.opt.zero_grad()
         run.meter.add(loss, out, y)   # on the device: the host does not wait
         run.sched.step()
     run.state.batch += 1
@@ -621,7 +625,7 @@ def _step_body(run: Run, x, y, hooks: bool = True):
     run.opt.step()
     return run.loss.detach(), run.out.detach()
 
-# %% ../nbs/04_train.ipynb #6df05213
+# %% ../nbs/04_train.ipynb #40c5b033
 def _capturable(opt, device):
     """Make `opt` steppable inside a CUDA graph, in place: each learning rate a tensor on `device` (a scheduler then
     moves it in place, which a replay reads), and the optimizer's capturable (Adam, AdamW) or fused (SGD) step."""
@@ -649,6 +653,12 @@ def _check_graphs(r: TrainOptions, acc, callbacks=()):
            f"callback {hook} has after_backward, which would run inside the graph, between backward and the "
            "optimizer step" if hook else None)
     if why: raise ValueError(f"--cuda-graphs: {why}")
+
+def _check_graphs_model(model):
+    "Refuse a model whose reversible blocks draw random numbers, before the run folder exists (capture would refuse it)."
+    if any(s.streamed() for s in model.modules() if isinstance(s, RevSequence)):
+        raise ValueError("--cuda-graphs: the model's reversible blocks draw random numbers (dropout, say), which a "
+                         "graph would replay unchanged at every step; train it without --cuda-graphs")
 
 def _graph(run: Run) -> CapturedStep:
     "The run's captured step (made on first use): `_step_body` without callbacks, warmed up by 3 eager steps."
