@@ -177,13 +177,15 @@ def train_step(model, opt, x, y, amp=None):
     return _backward_step(model, opt, x, y, amp)
 
 # %% ../nbs/00_core.ipynb #4f7592f8
+from torch.utils._pytree import tree_map
+
 def _number(v): return isinstance(v, (int, float)) or isinstance(v, tuple) and all(map(_number, v))
 
 def _hypers(opt) -> list:
     "The optimizer's plain-number hyper-parameters per param group (what a captured step bakes in; Adam's betas too)."
     return [{k: v for k, v in g.items() if k != 'params' and _number(v)} for g in opt.param_groups]
 
-def _copy(out): return tuple(map(_copy, out)) if isinstance(out, (tuple, list)) else out.detach().clone()
+def _copy(out): return tree_map(lambda t: t.detach().clone(), out)   # (the graph's own: overwritten next replay)
 def _spec(x, y): return (tuple(x.shape), x.dtype, tuple(y.shape), y.dtype)
 
 class CapturedStep:
@@ -211,7 +213,7 @@ class CapturedStep:
 
     def _same(self, x, y):
         "Refuse a replay the graph would get wrong: another batch shape or dtype, a hyper-parameter moved since capture."
-        if _spec(x, y) != self.spec:
+        if not self.fits(x, y):
             raise ValueError(f"CapturedStep: a batch of {tuple(x.shape)} {x.dtype} for a graph captured on "
                              f"{tuple(self.spec[0])} {self.spec[1]}: drop the last partial batch (drop_last=True) or "
                              "run that batch with train_step")

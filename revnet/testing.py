@@ -151,9 +151,8 @@ def same_run(a, b, ignore=('images_per_s', 'peak_mem_mib')) -> bool:
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa) and rows[0] == rows[1]
 
 # %% ../nbs/11_testing.ipynb #04786409
+from torch.utils._pytree import tree_leaves
 from .core import CapturedStep
-
-def _leaves(out): return [t for o in out for t in _leaves(o)] if isinstance(out, (tuple, list)) else [out]
 
 class _ReplayedOnCPU:
     "Stands for a captured graph: a replay reruns the step on the static batch, into the recorded outputs."
@@ -162,7 +161,7 @@ class _ReplayedOnCPU:
         if self.first: self.first = False; return   # (the recording ran this batch's step)
         s = self.step
         s.opt.zero_grad(set_to_none=True)           # (a graph's backward writes the gradients, it does not add)
-        for a, b in zip(_leaves(s.out), _leaves(s.body(s.x, s.y))): a.copy_(b)
+        for a, b in zip(tree_leaves(s.out), tree_leaves(s.body(s.x, s.y))): a.copy_(b)
 
 class SimulatedCapture(CapturedStep):
     "`CapturedStep` on the CPU: the capture simulated (see above), everything around it as it is."

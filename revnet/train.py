@@ -506,9 +506,8 @@ def _setup(o: TrainOptions, callbacks=()) -> Run:
     if r.batch_size % (n := acc.num_processes * r.grad_accum):
         raise ValueError(f"the global --batch-size {r.batch_size} must be divisible by processes x --grad-accum = {n}")
     set_seed(r.seed)
-    _check_graphs(r, acc, callbacks)
     parts = _build(r, acc.device)
-    if r.cuda_graphs: _check_graphs_model(parts[0])
+    if r.cuda_graphs: _check_graphs(r, acc, callbacks, parts[0])   # (below, with the CUDA graphs)
     run = Run(r, acc, *acc.prepare(*parts), _callbacks(r, callbacks))
     acc.register_for_checkpointing(run.state, run.meter)
     if ck is None: _check_new_run(r)
@@ -624,46 +623,6 @@ def _step_body(run: Run, x, y, hooks: bool = True):
     if hooks and acc.sync_gradients: run('after_backward')
     run.opt.step()
     return run.loss.detach(), run.out.detach()
-
-# %% ../nbs/04_train.ipynb #40c5b033
-def _capturable(opt, device):
-    """Make `opt` steppable inside a CUDA graph, in place: each learning rate a tensor on `device` (a scheduler then
-    moves it in place, which a replay reads), and the optimizer's capturable (Adam, AdamW) or fused (SGD) step."""
-    flag = next((f for f in ('capturable', 'fused') if f in opt.defaults), None)
-    if flag is None:
-        raise ValueError(f"--cuda-graphs: optimizer {type(opt).__name__} has no capturable or fused step to capture; "
-                         "use sgd or adamw")
-    for g in opt.param_groups:
-        lr = g['lr']
-        g['lr'] = lr.to(device) if isinstance(lr, torch.Tensor) else torch.tensor(float(lr), device=device)
-        g[flag], g['foreach'] = True, None
-    opt.defaults[flag] = True
-    return opt
-
-def _check_graphs(r: TrainOptions, acc, callbacks=()):
-    "Refuse `--cuda-graphs` where a captured step cannot run or would differ from an eager one."
-    if not r.cuda_graphs: return
-    hook = next((type(c).__name__ for c in callbacks if hasattr(c, 'after_backward')), None)
-    why = (f"it needs a CUDA device; this run is on {acc.device}" if acc.device.type != 'cuda' else
-           f"one process only for now ({acc.num_processes} here): run without it" if acc.num_processes > 1 else
-           f"--grad-accum {r.grad_accum}: a captured step is one whole step; use --grad-accum 1" if r.grad_accum > 1 else
-           "not with --mixed-precision fp16 (its gradient scaler decides on the host); use bf16"
-           if r.mixed_precision == 'fp16' else
-           "not with --compile (choose one)" if r.compile else
-           f"callback {hook} has after_backward, which would run inside the graph, between backward and the "
-           "optimizer step" if hook else None)
-    if why: raise ValueError(f"--cuda-graphs: {why}")
-
-def _check_graphs_model(model):
-    "Refuse a model whose reversible blocks draw random numbers, before the run folder exists (capture would refuse it)."
-    if any(s.streamed() for s in model.modules() if isinstance(s, RevSequence)):
-        raise ValueError("--cuda-graphs: the model's reversible blocks draw random numbers (dropout, say), which a "
-                         "graph would replay unchanged at every step; train it without --cuda-graphs")
-
-def _graph(run: Run) -> CapturedStep:
-    "The run's captured step (made on first use): `_step_body` without callbacks, warmed up by 3 eager steps."
-    if run.graph is None: run.graph = CapturedStep(None, run.opt, body=lambda x, y: _step_body(run, x, y, hooks=False))
-    return run.graph
 
 # %% ../nbs/04_train.ipynb #1529e679
 def _after_step(run: Run):
@@ -818,6 +777,44 @@ def evaluate_run(id, checkpoint=None, output_dir='runs', data_dir=None, batch_si
                top1_error=1 - ev['test_acc'], top5_error=1 - ev['test_top5'], test_loss=ev['test_loss'])
     if write and accelerator.is_main_process: _write_atomic(run / 'eval.json', json.dumps(res, indent=2))
     return res
+
+# %% ../nbs/04_train.ipynb #40c5b033
+def _capturable(opt, device):
+    """Make `opt` steppable inside a CUDA graph, in place: each learning rate a tensor on `device` (a scheduler then
+    moves it in place, which a replay reads), and the optimizer's capturable (Adam, AdamW) or fused (SGD) step."""
+    flag = next((f for f in ('capturable', 'fused') if f in opt.defaults), None)
+    if flag is None:
+        raise ValueError(f"--cuda-graphs: optimizer {type(opt).__name__} has no capturable or fused step to capture; "
+                         "use sgd or adamw")
+    for g in opt.param_groups:
+        lr = g['lr']
+        g['lr'] = lr.to(device) if isinstance(lr, torch.Tensor) else torch.tensor(float(lr), device=device)
+        g[flag], g['foreach'] = True, None
+    opt.defaults[flag] = True
+    return opt
+
+# %% ../nbs/04_train.ipynb #1193595c
+def _check_graphs(r: TrainOptions, acc, callbacks=(), model=None):
+    "Refuse `--cuda-graphs` where a captured step cannot run or would differ from an eager one (`model`: its blocks too)."
+    hook = next((type(c).__name__ for c in callbacks if hasattr(c, 'after_backward')), None)
+    why = (f"it needs a CUDA device; this run is on {acc.device}" if acc.device.type != 'cuda' else
+           f"one process only for now ({acc.num_processes} here): run without it" if acc.num_processes > 1 else
+           f"--grad-accum {r.grad_accum}: a captured step is one whole step; use --grad-accum 1" if r.grad_accum > 1 else
+           "not with --mixed-precision fp16 (its gradient scaler decides on the host); use bf16"
+           if r.mixed_precision == 'fp16' else
+           "not with --compile (choose one)" if r.compile else
+           f"callback {hook} has after_backward, which would run inside the graph, between backward and the "
+           "optimizer step" if hook else
+           "the model's reversible blocks draw random numbers (dropout, say), which a graph would replay unchanged at "
+           "every step; train it without --cuda-graphs"
+           if model is not None and any(s.streamed() for s in model.modules() if isinstance(s, RevSequence)) else None)
+    if why: raise ValueError(f"--cuda-graphs: {why}")
+
+# %% ../nbs/04_train.ipynb #6343ae20
+def _graph(run: Run) -> CapturedStep:
+    "The run's captured step (made on first use): `_step_body` without callbacks, warmed up by 3 eager steps."
+    if run.graph is None: run.graph = CapturedStep(None, run.opt, body=lambda x, y: _step_body(run, x, y, hooks=False))
+    return run.graph
 
 # %% ../nbs/04_train.ipynb #ec6597af
 _HELP = dict(batch_size="GLOBAL batch size (split over processes and --grad-accum micro-batches; default: recipe's)",
